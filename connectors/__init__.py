@@ -1,0 +1,1 @@
+"""I/O: Kafka admin and clients, sinks, sources, the local broker."""

@@ -1,0 +1,1 @@
+"""Wiring only: the Faust app, its agents and the command line."""
