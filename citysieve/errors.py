@@ -33,12 +33,18 @@ class PolicyError(ConfigurationError):
         self.path = path
         self.line = line
         self.field = field
-        where = path or "<policy>"
-        if line is not None:
-            where = f"{where}:{line}"
-        if field:
-            where = f"{where}: field '{field}'"
-        super().__init__(f"{where}: {message}")
+        self.detail = message
+        super().__init__(f"{locate(path, line, field)}: {message}")
+
+
+def locate(path: str | None, line: int | None = None, field: str | None = None) -> str:
+    """``file:line: field 'name'``, the prefix of every policy message (errors and warnings)."""
+    where = path or "<policy>"
+    if line is not None:
+        where = f"{where}:{line}"
+    if field:
+        where = f"{where}: field '{field}'"
+    return where
 
 
 class RuntimeDependencyError(ConfigurationError):

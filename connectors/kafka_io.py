@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -114,3 +115,27 @@ async def read_topic(
         return out
     finally:
         await consumer.stop()
+
+
+class Outgoing(Protocol):
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+async def send_all(
+    bootstrap: str, sends: Sequence[tuple[str, Outgoing]], **client_options: Any
+) -> None:
+    """Send messages and wait until the broker acknowledged every one (acks=all)."""
+    if not sends:
+        return
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **client_options)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, value=m.value, key=m.key, headers=list(m.headers))
+            for topic, m in sends
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()

@@ -15,7 +15,7 @@ from citysieve import __version__
 from citysieve.errors import CitysieveError
 
 # Sub-command modules under streams.commands; each has register(subparsers).
-COMMANDS: tuple[str, ...] = ("kafka",)
+COMMANDS: tuple[str, ...] = ("kafka", "policy", "notice", "simulate", "worker")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,358 @@
+"""PII benchmark: citysieve's engine against plain Presidio, same texts, same process.
+
+    .venv/bin/python perf/bench_pii.py [--texts 2000] [--seed 7] [--events 200000]
+
+1. Free text: seeded 311-style complaints with planted PII (perf/pii_corpus.py)
+   through plain Presidio (``BatchAnalyzerEngine`` with its defaults: every
+   predefined recognizer, the full spaCy pipeline of the same model, batch size 1)
+   and through :class:`transforms.pii.PiiEngine` (fresh, empty cache). Prints
+   texts per second, their ratio, and recall and precision per planted type.
+2. Structured: wifi_presence-like records (mac, rssi, lat, lon, observed_at; no
+   free text) through :class:`transforms.anonymize.RecordAnonymizer`
+   (pseudonymize + H3 + time bucket). Prints events per second.
+
+Writes everything to perf/results/pii-<date>.json. See perf/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "perf"))
+
+from pii_corpus import PLANTED_TYPES, Sample, make_corpus  # noqa: E402
+
+from citysieve.clock import SystemClock  # noqa: E402
+from citysieve.keys import KeyRing  # noqa: E402
+from transforms.anonymize import RecordAnonymizer  # noqa: E402
+from transforms.pii import DEFAULT_FREE_TEXT_ENTITIES, PiiEngine  # noqa: E402
+from transforms.pii.nlp import DEFAULT_MODEL  # noqa: E402
+from transforms.pii.offline import install_offline_suffix_list  # noqa: E402
+
+# Which predicted types count for a planted type. Plain Presidio has no plate or
+# street-address recognizer: its nearest types (driver licence, NER location)
+# are counted for it, which can only raise its recall.
+COMPATIBLE: dict[str, frozenset[str]] = {
+    "PERSON": frozenset({"PERSON"}),
+    "PHONE_NUMBER": frozenset({"PHONE_NUMBER"}),
+    "EMAIL_ADDRESS": frozenset({"EMAIL_ADDRESS"}),
+    "US_LICENSE_PLATE": frozenset({"US_LICENSE_PLATE", "US_DRIVER_LICENSE"}),
+    "STREET_ADDRESS": frozenset({"STREET_ADDRESS", "LOCATION"}),
+}
+MICRO_BATCH = 500  # texts per engine call, as a stream worker would see them
+
+
+@dataclass
+class Prediction:
+    entity_type: str
+    start: int
+    end: int
+
+
+@dataclass
+class Score:
+    planted: int = 0
+    found: int = 0
+    predicted: int = 0
+    correct: int = 0
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.planted if self.planted else float("nan")
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.predicted if self.predicted else float("nan")
+
+
+@dataclass
+class RunResult:
+    name: str
+    seconds: float
+    texts: int
+    predictions: list[list[Prediction]]
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def texts_per_second(self) -> float:
+        return self.texts / self.seconds
+
+
+def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
+    return a_start < b_end and b_start < a_end
+
+
+def score(samples: Sequence[Sample], predictions: Sequence[list[Prediction]]) -> dict[str, Score]:
+    """Recall and precision per planted type, a span counting when it overlaps."""
+    scores = {entity: Score() for entity in PLANTED_TYPES}
+    for sample, predicted in zip(samples, predictions, strict=True):
+        for span in sample.spans:
+            s = scores[span.entity_type]
+            s.planted += 1
+            if any(
+                p.entity_type in COMPATIBLE[span.entity_type]
+                and _overlaps(p.start, p.end, span.start, span.end)
+                for p in predicted
+            ):
+                s.found += 1
+        for p in predicted:
+            for entity, types in COMPATIBLE.items():
+                if p.entity_type not in types:
+                    continue
+                s = scores[entity]
+                s.predicted += 1
+                if any(
+                    span.entity_type == entity and _overlaps(p.start, p.end, span.start, span.end)
+                    for span in sample.spans
+                ):
+                    s.correct += 1
+    return scores
+
+
+def other_types(predictions: Sequence[list[Prediction]]) -> dict[str, int]:
+    known = frozenset().union(*COMPATIBLE.values())
+    return dict(
+        Counter(p.entity_type for ps in predictions for p in ps if p.entity_type not in known)
+    )
+
+
+def run_plain_presidio(texts: list[str], batch_size: int = 1) -> RunResult:
+    from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    provider = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": DEFAULT_MODEL}],
+        }
+    )
+    started = time.perf_counter()
+    batch = BatchAnalyzerEngine(AnalyzerEngine(nlp_engine=provider.create_engine()))
+    batch.analyze_iterator(texts[:5], language="en")  # warm-up: lazy loads
+    build = time.perf_counter() - started
+    started = time.perf_counter()
+    results = batch.analyze_iterator(texts, language="en", batch_size=batch_size)
+    seconds = time.perf_counter() - started
+    predictions = [[Prediction(r.entity_type, r.start, r.end) for r in rs] for rs in results]
+    name = "plain Presidio" + ("" if batch_size == 1 else f" (batch_size={batch_size})")
+    return RunResult(name, seconds, len(texts), predictions, {"build_seconds": round(build, 2)})
+
+
+def run_engine(texts: list[str], name: str, **options: Any) -> RunResult:
+    started = time.perf_counter()
+    PiiEngine(DEFAULT_FREE_TEXT_ENTITIES, **options).analyze(["warm-up for Ana Lopez"])
+    engine = PiiEngine(DEFAULT_FREE_TEXT_ENTITIES, **options)
+    build = (time.perf_counter() - started) / 2
+    started = time.perf_counter()
+    detections: list[Any] = []
+    for i in range(0, len(texts), MICRO_BATCH):
+        detections.extend(engine.analyze(texts[i : i + MICRO_BATCH]))
+    seconds = time.perf_counter() - started
+    predictions = [[Prediction(d.entity_type, d.start, d.end) for d in ds] for ds in detections]
+    notes = {
+        "build_seconds": round(build, 2),
+        "cache_hits": engine.stats.cache_hits,
+        "analyzed": engine.stats.analyzed,
+        "ner_runs": engine.nlp_engine.ner_runs,
+        "ner_skipped_by_prefilter": engine.nlp_engine.ner_skipped,
+    }
+    return RunResult(name, seconds, len(texts), predictions, notes)
+
+
+def run_structured(events: int, seed: int) -> dict[str, Any]:
+    """wifi_presence-like events through pseudonymize + H3 + time bucket."""
+    rng = np.random.default_rng(seed)
+    devices = rng.integers(0, 2**48, size=max(events // 20, 1), dtype=np.int64)
+    macs_int = rng.choice(devices, size=events)
+    macs = pa.array([f"{m:012x}" for m in macs_int])
+    macs = pa.array(  # colon form, as sensors send it
+        [":".join(m[i : i + 2] for i in range(0, 12, 2)) for m in macs.to_pylist()]
+    )
+    start = int(SystemClock().now().timestamp()) // 3600 * 3600
+    observed = pa.array(
+        (start + np.sort(rng.integers(0, 3600, size=events))) * 1_000_000,
+        type=pa.timestamp("us", tz="UTC"),
+    )
+    table = pa.table(
+        {
+            "event_id": pa.array([f"e{i}" for i in range(events)]),
+            "sensor_id": pa.array(rng.integers(1, 400, size=events).astype(str).astype(object)),
+            "observed_at": observed,
+            "mac": macs,
+            "rssi": pa.array(rng.integers(-95, -30, size=events), type=pa.int32()),
+            "lat": pa.array(40.55 + rng.random(events) * 0.35),
+            "lon": pa.array(-74.05 + rng.random(events) * 0.3),
+        }
+    )
+    anonymizer = RecordAnonymizer(
+        {
+            "event_id": {"operator": "keep"},
+            "sensor_id": {"operator": "keep"},
+            "observed_at": {"operator": "generalize", "kind": "time_bucket", "size": "15m"},
+            "mac": {"operator": "pseudonymize", "normalizer": "mac", "period": "1d"},
+            "rssi": {"operator": "keep"},
+        },
+        locations={"h3_cell": ("lat", "lon", 9)},
+        keys=KeyRing.for_demo(),
+        time_field="observed_at",
+        dataset="wifi_presence",
+    )
+    batches = table.to_batches(max_chunksize=10_000)
+    anonymizer.anonymize(batches[0])  # warm-up
+    started = time.perf_counter()
+    rows = 0
+    for batch in batches:
+        rows += anonymizer.anonymize(batch).batch.num_rows
+    seconds = time.perf_counter() - started
+    return {
+        "events": rows,
+        "seconds": round(seconds, 3),
+        "events_per_second": round(rows / seconds),
+        "batch_rows": 10_000,
+        "operators": ["pseudonymize(mac, 1d epochs)", "generalize h3 res 9", "time_bucket 15m"],
+    }
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if value != value else f"{value:.3f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=2000, help="number of generated texts")
+    parser.add_argument("--seed", type=int, default=7, help="corpus seed")
+    parser.add_argument("--events", type=int, default=200_000, help="structured events")
+    parser.add_argument(
+        "--no-ablations",
+        action="store_true",
+        help="skip the extra engine runs (no cache, no prefilter, batched plain Presidio)",
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "perf" / "results")
+    args = parser.parse_args(argv)
+    logging.disable(logging.WARNING)  # Presidio warns per text; nothing useful here
+    install_offline_suffix_list()  # plain Presidio would otherwise try to download
+    console = Console()
+
+    samples = make_corpus(args.texts, args.seed)
+    texts = [s.text for s in samples]
+    console.print(
+        f"{len(texts)} texts ({len(set(texts))} distinct), seed {args.seed}, "
+        f"{sum(len(s.spans) for s in samples)} planted spans"
+    )
+    runs: list[RunResult] = []
+    plans: list[tuple[str, Callable[[], RunResult]]] = [
+        ("plain", lambda: run_plain_presidio(texts)),
+        ("citysieve", lambda: run_engine(texts, "citysieve engine")),
+    ]
+    if not args.no_ablations:
+        plans += [
+            ("plain64", lambda: run_plain_presidio(texts, batch_size=64)),
+            ("nocache", lambda: run_engine(texts, "citysieve, no cache", cache_size=0)),
+            (
+                "noprefilter",
+                lambda: run_engine(
+                    texts, "citysieve, no cache, no prefilter", cache_size=0, prefilter=False
+                ),
+            ),
+        ]
+    for label, plan in plans:
+        console.print(f"running {label} ...")
+        runs.append(plan())
+    plain, ours = runs[0], runs[1]
+    ratio = ours.texts_per_second / plain.texts_per_second
+
+    speed = Table(title="Free text: texts per second (one process, same texts)")
+    speed.add_column("engine")
+    speed.add_column("texts/s", justify="right")
+    speed.add_column("vs plain Presidio", justify="right")
+    speed.add_column("notes")
+    for run in runs:
+        speed.add_row(
+            run.name,
+            f"{run.texts_per_second:.0f}",
+            f"{run.texts_per_second / plain.texts_per_second:.2f}x",
+            ", ".join(f"{k}={v}" for k, v in run.notes.items()),
+        )
+    console.print(speed)
+
+    scored = {run.name: score(samples, run.predictions) for run in runs}
+    quality = Table(title="Recall / precision per planted type (span overlap)")
+    quality.add_column("type")
+    quality.add_column("planted", justify="right")
+    for run in runs:
+        quality.add_column(f"{run.name}\nrecall / precision", justify="right")
+    for entity in PLANTED_TYPES:
+        row = [entity, str(scored[plain.name][entity].planted)]
+        for run in runs:
+            s = scored[run.name][entity]
+            row.append(f"{_fmt(s.recall)} / {_fmt(s.precision)}")
+        quality.add_row(*row)
+    console.print(quality)
+    for run in runs:
+        console.print(f"other types reported by {run.name}: {other_types(run.predictions)}")
+
+    console.print(f"running structured ({args.events} events) ...")
+    structured = run_structured(args.events, args.seed)
+    console.print(
+        f"Structured wifi_presence: {structured['events_per_second']:,} events/s "
+        f"({', '.join(structured['operators'])})"
+    )
+    console.print(
+        f"[bold]citysieve engine: {ours.texts_per_second:.0f} texts/s, plain Presidio: "
+        f"{plain.texts_per_second:.0f} texts/s, ratio {ratio:.2f}x[/bold]"
+    )
+
+    now = SystemClock().now()
+    result = {
+        "date": now.isoformat(),
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "corpus": {"texts": len(texts), "distinct": len(set(texts)), "seed": args.seed},
+        "entities": list(DEFAULT_FREE_TEXT_ENTITIES),
+        "compatible_types": {k: sorted(v) for k, v in COMPATIBLE.items()},
+        "ratio": round(ratio, 2),
+        "runs": [
+            {
+                "name": run.name,
+                "texts_per_second": round(run.texts_per_second, 1),
+                "seconds": round(run.seconds, 3),
+                "notes": run.notes,
+                "per_type": {
+                    entity: {
+                        "planted": s.planted,
+                        "recall": round(s.recall, 4),
+                        "precision": None if s.predicted == 0 else round(s.precision, 4),
+                    }
+                    for entity, s in scored[run.name].items()
+                },
+                "other_types": other_types(run.predictions),
+            }
+            for run in runs
+        ],
+        "structured": structured,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"pii-{now.date().isoformat()}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    console.print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

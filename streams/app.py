@@ -1,0 +1,133 @@
+"""The Faust application: wiring only. Per dataset, ``iot.raw.<d>`` -> ``iot.anon.<d>``.
+
+Delivery guarantee (at-least-once): each agent takes a batch of events, turns it
+into output records with :class:`transforms.pipeline.RawProcessor` (pure), sends
+every output and waits until the broker acknowledged all of them; only then does
+the agent ask for the next batch, which is when Faust marks the batch's offsets
+as processed and may commit them. Agents run with concurrency 1 and scale by
+partitions and workers (Faust's concurrency > 1 can commit past an unprocessed
+message).
+
+If delivery fails, the worker exits at once without committing (exit code 75):
+Faust would otherwise mark the failed batch as processed when the agent's
+iterator is closed. The restarted worker reprocesses the batch; duplicates carry
+the same ``event_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any
+
+import faust
+
+from citysieve.settings import Settings
+from connectors.audit import encode_audit
+from transforms.pipeline import Output, RawInput, RawProcessor
+
+log = logging.getLogger(__name__)
+
+EXIT_DELIVERY_FAILED = 75
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """Faust's credentials object for the configured TLS / SASL settings (None for plaintext)."""
+    opts = settings.kafka_client_options()
+    if settings.sasl_mechanism:
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=opts["sasl_plain_password"],
+            ssl_context=opts.get("ssl_context"),
+            mechanism=settings.sasl_mechanism,
+        )
+    if "ssl_context" in opts:
+        return faust.SSLCredentials(opts["ssl_context"])
+    return None
+
+
+def create_app(settings: Settings, processors: Mapping[str, RawProcessor]) -> faust.App:
+    if not settings.bootstrap_servers:
+        raise ValueError("create_app needs settings.bootstrap_servers")
+    brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap_servers.split(",")]
+    app = faust.App(
+        settings.app_id,
+        broker=brokers,
+        broker_credentials=faust_credentials(settings),
+        store="memory://",
+        web_enabled=False,
+        topic_allow_declare=False,  # the pipeline creates its topics with policy retention
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        datadir=str(settings.state_dir or ".citysieve-worker"),
+    )
+    audit_topic = settings.topic("audit")
+    for dataset, processor in processors.items():
+        source = app.topic(
+            settings.topic("raw", dataset), value_serializer="raw", key_serializer="raw"
+        )
+        agent = _anonymize_agent(
+            app,
+            processor,
+            anon_topic=settings.topic("anon", dataset),
+            dlq_topic=settings.topic("dlq", dataset),
+            audit_topic=audit_topic,
+            batch_size=settings.batch_size,
+            within_s=settings.batch_within_s,
+        )
+        app.agent(source, name=f"anonymize_{dataset}", concurrency=1)(agent)
+    return app
+
+
+def _anonymize_agent(
+    app: faust.App,
+    processor: RawProcessor,
+    *,
+    anon_topic: str,
+    dlq_topic: str,
+    audit_topic: str,
+    batch_size: int,
+    within_s: float,
+) -> Any:
+    async def anonymize(stream: Any) -> None:
+        async for events in stream.take_events(batch_size, within=within_s):
+            batch = [
+                RawInput(
+                    value=e.message.value,
+                    key=e.message.key,
+                    topic=e.message.topic,
+                    partition=e.message.partition,
+                    offset=e.message.offset,
+                )
+                for e in events
+            ]
+            outcome = processor.process(batch)
+            sends: list[tuple[str, Output]] = [(anon_topic, o) for o in outcome.anon]
+            sends += [(dlq_topic, o) for o in outcome.dead]
+            sends += [(audit_topic, Output(*encode_audit(a))) for a in outcome.audit]
+            await deliver_all(app, sends)
+
+    anonymize.__name__ = f"anonymize_{processor.dataset}"
+    return anonymize
+
+
+async def deliver_all(app: faust.App, sends: Sequence[tuple[str, Output]]) -> None:
+    """Send every output and wait for the broker's acknowledgement of each; exit on failure."""
+    try:
+        pending: list[Awaitable[Any]] = [
+            await app.producer.send(topic, out.key, out.value, None, None, list(out.headers))
+            for topic, out in sends
+        ]
+        await asyncio.gather(*pending)
+    except Exception as exc:
+        log.critical(
+            "delivery to Kafka failed (%s); exiting without committing so the batch is "
+            "reprocessed after restart",
+            type(exc).__name__,
+        )
+        logging.shutdown()
+        os._exit(EXIT_DELIVERY_FAILED)
