@@ -50,22 +50,47 @@ async def create_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]
         await admin.close()
 
 
+class Producer:
+    """A long-lived producer (acks=all) for sending many batches; use ``async with``."""
+
+    def __init__(self, bootstrap: str, **client_options: Any) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", linger_ms=5, **client_options
+        )
+
+    async def __aenter__(self) -> Producer:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+
+    async def send_batch(
+        self,
+        messages: Sequence[tuple[str, bytes | None, bytes | None]],
+        headers: Sequence[Sequence[tuple[str, bytes]]] | None = None,
+    ) -> None:
+        """Send ``(topic, key, value)`` messages; return once the broker acknowledged all."""
+        futures = [
+            await self._producer.send(
+                topic, value=value, key=key, headers=list(headers[i]) if headers else None
+            )
+            for i, (topic, key, value) in enumerate(messages)
+        ]
+        await asyncio.gather(*futures)
+
+
 async def produce(
     bootstrap: str,
     topic: str,
     values: Sequence[bytes],
     keys: Sequence[bytes | None] | None = None,
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        futures = [
-            await producer.send(topic, value=v, key=keys[i] if keys else None)
-            for i, v in enumerate(values)
-        ]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    """Send values to one topic (keys optional) and wait for every acknowledgement."""
+    async with Producer(bootstrap) as producer:
+        await producer.send_batch(
+            [(topic, keys[i] if keys else None, v) for i, v in enumerate(values)]
+        )
 
 
 async def read_topic(
@@ -118,24 +143,46 @@ async def read_topic(
 
 
 class Outgoing(Protocol):
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> tuple[tuple[str, bytes], ...]: ...
 
 
 async def send_all(
     bootstrap: str, sends: Sequence[tuple[str, Outgoing]], **client_options: Any
 ) -> None:
-    """Send messages and wait until the broker acknowledged every one (acks=all)."""
+    """Send messages (with headers) and wait until the broker acknowledged every one."""
     if not sends:
         return
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **client_options)
-    await producer.start()
+    async with Producer(bootstrap, **client_options) as producer:
+        await producer.send_batch(
+            [(topic, m.key, m.value) for topic, m in sends], [m.headers for _, m in sends]
+        )
+
+
+async def topic_counts(
+    bootstrap: str, topics: Sequence[str], **client_options: Any
+) -> dict[str, int]:
+    """Messages currently held per topic (end minus beginning offsets, all partitions)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, **client_options)
+    await consumer.start()
     try:
-        futures = [
-            await producer.send(topic, value=m.value, key=m.key, headers=list(m.headers))
-            for topic, m in sends
+        await consumer._client.force_metadata_update()
+        tps = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
-        await asyncio.gather(*futures)
+        if not tps:
+            return dict.fromkeys(topics, 0)
+        ends = await consumer.end_offsets(tps)
+        starts = await consumer.beginning_offsets(tps)
+        counts = dict.fromkeys(topics, 0)
+        for tp in tps:
+            counts[tp.topic] += ends[tp] - starts[tp]
+        return counts
     finally:
-        await producer.stop()
+        await consumer.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,15 +46,12 @@ async def ensure_topics(
     missing = [s for s in specs if s.name not in existing]
     created: list[str] = []
     if missing:
-        try:
-            await admin.create_topics(
-                [
-                    NewTopic(s.name, s.partitions, s.replication, topic_configs=dict(s.config))
-                    for s in missing
-                ]
-            )
-        except TopicAlreadyExistsError:
-            pass  # another worker created them at the same moment
+        new = [
+            NewTopic(s.name, s.partitions, s.replication, topic_configs=dict(s.config))
+            for s in missing
+        ]
+        with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
+            await admin.create_topics(new)
         created = [s.name for s in missing]
     present = [s for s in specs if s.name in existing]
     changes = await _correct_drift(admin, present) if present else []

@@ -15,7 +15,7 @@ from citysieve import __version__
 from citysieve.errors import CitysieveError
 
 # Sub-command modules under streams.commands; each has register(subparsers).
-COMMANDS: tuple[str, ...] = ("kafka", "policy", "notice", "simulate", "worker")
+COMMANDS: tuple[str, ...] = ("demo", "kafka", "policy", "notice", "simulate", "worker")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        for noisy in ("aiokafka", "faust", "mode", "presidio-analyzer"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     err = Console(stderr=True)
     try:
         code = args.handler(args)

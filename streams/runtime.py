@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -25,7 +31,7 @@ from connectors.avro_wire import AvroDecoder, AvroEncoder
 from connectors.kafka_io import TopicSpec, send_all
 from connectors.topics import ensure_topics
 from transforms.pii.engine import shared_engine
-from transforms.pii.catalogue import DEFAULT_FREE_TEXT_ENTITIES
+from transforms.pii.entities import DEFAULT_FREE_TEXT_ENTITIES
 from transforms.pipeline import Output, RawProcessor
 
 log = logging.getLogger(__name__)
@@ -83,64 +89,9 @@ class Pipeline:
             runtimes[name] = DatasetRuntime(policy, schemas, encoder, processor)
         return cls(settings, runtimes, clock)
 
-    def topic_specs(self) -> list[TopicSpec]:
-        """Every topic the pipeline owns, with partitions and retention from the policies."""
-        settings = self.settings
-        specs = []
-        for name, runtime in self.datasets.items():
-            policy = runtime.policy
-            for tier in (Tier.RAW, Tier.DLQ, Tier.ANON, Tier.OPEN):
-                specs.append(
-                    TopicSpec(
-                        settings.topic(tier.value, name),
-                        policy.topics.partitions,
-                        settings.replication_factor,
-                        {
-                            "retention.ms": str(policy.retention.seconds(tier) * 1000),
-                            "cleanup.policy": "delete",
-                        },
-                    )
-                )
-        policies = {name: rt.policy for name, rt in self.datasets.items()}
-        specs.append(
-            TopicSpec(
-                settings.topic("audit"),
-                1,
-                settings.replication_factor,
-                {
-                    "retention.ms": str(audit_retention_seconds(policies) * 1000),
-                    "cleanup.policy": "delete",
-                },
-            )
-        )
-        specs.append(
-            TopicSpec(
-                settings.topic(SCHEMAS_TOPIC_TIER),
-                1,
-                settings.replication_factor,
-                {"cleanup.policy": "compact"},
-            )
-        )
-        return specs
-
-    def startup_audit(self) -> list[dict[str, object]]:
-        now = self.clock.now()
-        events = []
-        for name, runtime in self.datasets.items():
-            policy_bytes = runtime.policy.policy_path.read_bytes()
-            schema_bytes = runtime.policy.schema_path.read_bytes()
-            events.append(
-                audit_event(
-                    "policy_loaded",
-                    now,
-                    dataset=name,
-                    policy_file=runtime.policy.policy_path.name,
-                    policy_sha256=hashlib.sha256(policy_bytes).hexdigest(),
-                    schema_sha256=hashlib.sha256(schema_bytes).hexdigest(),
-                    k=runtime.policy.k,
-                )
-            )
-        return events
+    @property
+    def policies(self) -> dict[str, DatasetPolicy]:
+        return {name: rt.policy for name, rt in self.datasets.items()}
 
     def run_worker(self, *, loglevel: str = "info") -> None:
         """Run the Faust worker in this process until it is stopped."""
@@ -148,26 +99,70 @@ class Pipeline:
 
         from streams.app import create_app
 
-        app = create_app(
-            self.settings, {name: rt.processor for name, rt in self.datasets.items()}
-        )
+        app = create_app(self.settings, {name: rt.processor for name, rt in self.datasets.items()})
         faust.Worker(app, loglevel=loglevel).execute_from_commandline()
 
 
-async def prepare_topics(settings: Settings, pipeline: Pipeline) -> None:
+def topic_specs(settings: Settings, policies: Mapping[str, DatasetPolicy]) -> list[TopicSpec]:
+    """Every topic the pipeline owns, with partitions and retention from the policies."""
+
+    def spec(name: str, partitions: int, retention_s: int | None, cleanup: str) -> TopicSpec:
+        config = {"cleanup.policy": cleanup}
+        if retention_s is not None:
+            config["retention.ms"] = str(retention_s * 1000)
+        return TopicSpec(name, partitions, settings.replication_factor, config)
+
+    specs = [
+        spec(
+            settings.topic(tier.value, name),
+            p.topics.partitions,
+            p.retention.seconds(tier),
+            "delete",
+        )
+        for name, p in policies.items()
+        for tier in (Tier.RAW, Tier.DLQ, Tier.ANON, Tier.OPEN)
+    ]
+    specs.append(
+        spec(settings.topic("audit"), 1, audit_retention_seconds(dict(policies)), "delete")
+    )
+    specs.append(spec(settings.topic(SCHEMAS_TOPIC_TIER), 1, None, "compact"))
+    return specs
+
+
+def startup_audit(policies: Mapping[str, DatasetPolicy], clock: Clock) -> list[dict[str, Any]]:
+    """One ``policy_loaded`` event per dataset: which files, by hash, and k."""
+    now = clock.now()
+    return [
+        audit_event(
+            "policy_loaded",
+            now,
+            dataset=name,
+            policy_file=policy.policy_path.name,
+            policy_sha256=hashlib.sha256(policy.policy_path.read_bytes()).hexdigest(),
+            schema_sha256=hashlib.sha256(policy.schema_path.read_bytes()).hexdigest(),
+            k=policy.k,
+        )
+        for name, policy in policies.items()
+    ]
+
+
+async def prepare_topics(
+    settings: Settings, policies: Mapping[str, DatasetPolicy], clock: Clock | None = None
+) -> None:
     """Create or correct the topics, publish schemas, and audit what start-up did."""
+    clock = clock or SystemClock()
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers, **settings.kafka_client_options()
     )
     await admin.start()
     try:
-        created, changes = await ensure_topics(admin, pipeline.topic_specs())
+        created, changes = await ensure_topics(admin, topic_specs(settings, policies))
     finally:
         await admin.close()
     if created:
         log.info("created %d topics", len(created))
-    now = pipeline.clock.now()
-    audit = pipeline.startup_audit()
+    now = clock.now()
+    audit = startup_audit(policies, clock)
     audit += [{**c.as_audit(), "at": now.isoformat()} for c in changes]
     for change in changes:
         log.warning(
@@ -177,9 +172,9 @@ async def prepare_topics(settings: Settings, pipeline: Pipeline) -> None:
             change.was,
             change.now,
         )
+    encoders = [AvroEncoder(tier_schemas(p).anon_avro) for p in policies.values()]
     schema_messages = [
-        Output(rt.anon_encoder.fingerprint.hex().encode(), rt.anon_encoder.schema_json().encode())
-        for rt in pipeline.datasets.values()
+        Output(e.fingerprint.hex().encode(), e.schema_json().encode()) for e in encoders
     ]
     assert settings.bootstrap_servers is not None  # noqa: S101 - checked by the caller
     await send_all(
@@ -188,3 +183,39 @@ async def prepare_topics(settings: Settings, pipeline: Pipeline) -> None:
         + [(settings.topic(SCHEMAS_TOPIC_TIER), m) for m in schema_messages],
         **settings.kafka_client_options(),
     )
+
+
+def spawn_worker(
+    settings: Settings, log_path: Path, extra_env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``citysieve worker`` in a child process, configured from ``settings``."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers or "",
+        "CITYSIEVE_TOPIC_PREFIX": settings.topic_prefix,
+        "CITYSIEVE_SINK_URL": settings.sink_url,
+        "CITYSIEVE_APP_ID": settings.app_id,
+        "CITYSIEVE_POLICY_DIR": str(settings.policy_dir),
+        **({"CITYSIEVE_STATE_DIR": str(settings.state_dir)} if settings.state_dir else {}),
+        **(extra_env or {}),
+    }
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout_s``; always reaps the process."""
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    worker.wait()

@@ -57,6 +57,10 @@ def _base_type(avro_type: Any) -> tuple[Any, bool]:
     return avro_type, False
 
 
+class _BadTimestamp(TypeError):
+    """A timestamp that does not parse: its own DLQ reason, ``bad_timestamp``."""
+
+
 def _coerce_timestamp(value: Any) -> datetime:
     if isinstance(value, datetime):
         moment = value
@@ -64,11 +68,11 @@ def _coerce_timestamp(value: Any) -> datetime:
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00", 1))
         except ValueError as exc:
-            raise TypeError("is not an ISO-8601 timestamp") from exc
+            raise _BadTimestamp("is not an ISO-8601 timestamp") from exc
     else:
-        raise TypeError("should be an ISO-8601 timestamp string")
+        raise _BadTimestamp("should be an ISO-8601 timestamp string")
     if moment.tzinfo is None:
-        raise TypeError("has no time zone (times are ISO-8601 UTC)")
+        raise _BadTimestamp("has no time zone (times are ISO-8601 UTC)")
     return moment.astimezone(UTC)
 
 
@@ -189,6 +193,8 @@ class EventParser:
                 continue
             try:
                 value = check.coerce(value)
+            except _BadTimestamp as exc:
+                raise InputValidationError("bad_timestamp", f"field '{check.name}' {exc}") from None
             except TypeError as exc:
                 raise InputValidationError("wrong_type", f"field '{check.name}' {exc}") from None
             if check.minimum is not None and value < check.minimum:

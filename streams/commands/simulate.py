@@ -27,7 +27,7 @@ from rich.table import Table
 
 from citysieve.clock import SystemClock
 from citysieve.errors import BrokerError, ConfigurationError
-from connectors.kafka_io import TopicSpec, create_topics, produce
+from connectors.kafka_io import Producer, TopicSpec, create_topics
 from connectors.simulator import DATASETS, DEFECTS, SimEvent, Simulator
 
 # A progress bar from this many events on; smaller runs print the summary only.
@@ -133,7 +133,7 @@ def _utc_time(text: str) -> datetime:
 
 
 @dataclass
-class _Tally:
+class Tally:
     """What was written or sent, per dataset: counts and kinds, never contents."""
 
     events: int = 0
@@ -193,9 +193,9 @@ def _run(args: argparse.Namespace) -> int:
         if bootstrap is None:
             tallies, where = _to_files(args.out, datasets, stream, advance)
         else:
-            tallies = _to_kafka(bootstrap, args.topic_prefix, datasets, stream, advance)
+            tallies = to_kafka(bootstrap, args.topic_prefix, datasets, stream, advance)
             where = f"produced to Kafka at {bootstrap}, topics {args.topic_prefix}iot.raw.<dataset>"
-    err.print(_summary(tallies, where))
+    err.print(summary_table(tallies, where))
     return 0
 
 
@@ -223,9 +223,9 @@ def _paths(out: str, datasets: tuple[str, ...]) -> dict[str, Path | None]:
 
 def _to_files(
     out: str, datasets: tuple[str, ...], stream: Iterable[SimEvent], advance: Callable[[int], None]
-) -> tuple[dict[str, _Tally], str]:
+) -> tuple[dict[str, Tally], str]:
     paths = _paths(out, datasets)
-    tallies = {d: _Tally() for d in paths}
+    tallies = {d: Tally() for d in paths}
     with contextlib.ExitStack() as stack:
         sinks: dict[str, IO[bytes]] = {}
         for dataset, path in paths.items():
@@ -258,31 +258,26 @@ def _batches(stream: Iterable[SimEvent], size: int) -> Iterator[list[SimEvent]]:
         yield batch
 
 
-def _to_kafka(
+def to_kafka(
     bootstrap: str,
     prefix: str,
     datasets: tuple[str, ...],
     stream: Iterable[SimEvent],
     advance: Callable[[int], None],
-) -> dict[str, _Tally]:
+) -> dict[str, Tally]:
     topics = {d: f"{prefix}iot.raw.{d}" for d in datasets}
-    tallies = {d: _Tally() for d in datasets}
+    tallies = {d: Tally() for d in datasets}
 
     async def send() -> None:
         # Missing topics are created with broker defaults; the pipeline sets their
         # retention from the policy when it starts (drift is corrected there).
         await create_topics(bootstrap, [TopicSpec(t) for t in topics.values()])
-        for batch in _batches(stream, KAFKA_BATCH):
-            for dataset in datasets:
-                events = [e for e in batch if e.dataset == dataset]
-                if not events:
-                    continue
-                await produce(
-                    bootstrap, topics[dataset], [e.value for e in events], [e.key for e in events]
-                )
-                for event in events:
-                    tallies[dataset].add(event)
-            advance(len(batch))
+        async with Producer(bootstrap) as producer:
+            for batch in _batches(stream, KAFKA_BATCH):
+                await producer.send_batch([(topics[e.dataset], e.key, e.value) for e in batch])
+                for event in batch:
+                    tallies[event.dataset].add(event)
+                advance(len(batch))
 
     try:
         asyncio.run(send())
@@ -295,7 +290,7 @@ def _to_kafka(
     return tallies
 
 
-def _summary(tallies: dict[str, _Tally], where: str) -> Group:
+def summary_table(tallies: dict[str, Tally], where: str) -> Group:
     """Events per dataset, malformed events per kind, and where they went."""
     per_dataset = Table(
         title="simulated events", title_justify="left", caption=where, caption_justify="left"

@@ -44,6 +44,6 @@ def _run(args: argparse.Namespace) -> int:
         )
     pipeline = Pipeline.from_settings(settings, datasets=args.dataset)
     log.info("settings: %s", settings.redacted())
-    asyncio.run(prepare_topics(settings, pipeline))
+    asyncio.run(prepare_topics(settings, pipeline.policies, pipeline.clock))
     pipeline.run_worker(loglevel=args.loglevel)
     return 0

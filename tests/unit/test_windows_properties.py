@@ -7,6 +7,7 @@ random batches with random watermark moves and state save/restore in between.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import defaultdict
@@ -33,6 +34,7 @@ FINEST = 9
 CELLS = sorted(
     {c for lat, lng in BASES for c in h3.grid_disk(h3.latlng_to_cell(lat, lng, FINEST), 1)}
 )
+NEAR = [sorted(h3.grid_disk(h3.latlng_to_cell(lat, lng, FINEST), 1)) for lat, lng in BASES]
 MAKES = ["audi", "bmw", "bentley", "ford", "fiat", None]
 SPEED = MeasureSpec("speed", ("count", "sum", "mean", "min", "max", "p50", "p90"))
 
@@ -98,12 +100,20 @@ def scenarios(draw: st.DrawFn) -> tuple[WindowConfig, list[tuple[str, Any]]]:
     name = draw(st.sampled_from(sorted(CONFIGS)))
     config = CONFIGS[name]
     pool = [f"p{i}" for i in range(draw(st.integers(1, 7)))]
-    cells = draw(st.lists(st.sampled_from([*CELLS, None]), min_size=1, max_size=6, unique=True))
+    # Cells near one base point (siblings that roll up together) or near all of them.
+    near = draw(st.sampled_from([NEAR[0], NEAR[1], [*CELLS, None]]))
+    cells = draw(st.lists(st.sampled_from(near), min_size=1, max_size=6, unique=True))
+    span = draw(st.sampled_from([90, 240, 600]))
     n = draw(st.integers(0, 70))
     records = []
     for _ in range(n):
         record: dict[str, Any] = {
-            "event_time": T0 + timedelta(seconds=draw(st.integers(0, 599)), microseconds=7),
+            "event_time": T0
+            + timedelta(
+                seconds=draw(st.integers(0, span - 1)),
+                # On a window edge, or just before one.
+                microseconds=draw(st.sampled_from([0, 0, 7, 999_999])),
+            ),
             "subject": draw(st.sampled_from(pool)),
             "make": draw(st.sampled_from(MAKES)),
             "speed": draw(speeds),
@@ -152,6 +162,7 @@ def run_aggregator(
         elif op == "save":
             # Whole state through JSON, as a changelog would carry it.
             agg = WindowAggregator.from_dict(config, json.loads(json.dumps(agg.to_dict())))
+            mirror = json.loads(json.dumps(agg.to_dict()))  # the table it was restored from
         elif op == "mirror":
             # Incremental changes applied to a key-value table, then rebuilt from the table.
             for key, value in json.loads(json.dumps(agg.drain_changes())).items():
@@ -291,16 +302,21 @@ def test_when_batches_differ_then_rows_are_the_same(seed: int, sizes: list[int])
     batched = WindowAggregator(config)
     i = 0
     got: list[ClosedWindow] = []
-    for size in sizes * 20:
+    for size in itertools.cycle(sizes):
         if i >= len(records):
             break
         batched.add(records[i : i + size])
         got += batched.advance()
         i += size
     got += batched.close_all()
-    assert [w.window_start for w in got] == [w.window_start for w in expected]
-    for a, b in zip(got, expected, strict=True):
+    def on_time(windows: list[ClosedWindow]) -> dict[datetime, ClosedWindow]:
+        # Windows holding only late events may or may not be emitted, depending on
+        # whether their late events came before or after the window was emitted.
+        return {w.window_start: w for w in windows if w.stats.events_in > w.stats.late_events}
+
+    mine, theirs = on_time(got), on_time(expected)
+    assert sorted(mine) == sorted(theirs)
+    for start, a in mine.items():
+        b = theirs[start]
         assert a.stats.suppressed_events == b.stats.suppressed_events
-        assert [(r["h3_cell"], r["make"], r["events"], r["subjects"]) for r in a.rows] == [
-            (r["h3_cell"], r["make"], r["events"], r["subjects"]) for r in b.rows
-        ]
+        assert a.rows == b.rows

@@ -7,14 +7,20 @@ entities (built on first use, then reused by every field and dataset).
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from pydantic import Field, field_validator
 
 from transforms.operators.base import Operator, OperatorConfig, as_strings
-from transforms.pii import DEFAULT_FREE_TEXT_ENTITIES, PiiEngine, shared_engine
-from transforms.pii.catalogue import entity_problem
-from transforms.pii.engine import DEFAULT_SCORE_THRESHOLD
+from transforms.pii.entities import (
+    DEFAULT_FREE_TEXT_ENTITIES,
+    DEFAULT_SCORE_THRESHOLD,
+    entity_problem,
+)
+
+if TYPE_CHECKING:
+    from transforms.pii.engine import PiiEngine
 
 
 class PresidioConfig(OperatorConfig):
@@ -36,7 +42,11 @@ class PresidioRedact(Operator[PresidioConfig]):
 
     def __init__(self, config: PresidioConfig, engine: PiiEngine | None = None) -> None:
         super().__init__(config)
-        self.engine = engine or shared_engine(frozenset(config.entities), config.score_threshold)
+        if engine is None:
+            from transforms.pii.engine import shared_engine  # loads Presidio and spaCy
+
+            engine = shared_engine(frozenset(config.entities), config.score_threshold)
+        self.engine = engine
 
     def operate(self, values: pa.Array) -> pa.Array:
         return self.operate_with_counts(values)[0]

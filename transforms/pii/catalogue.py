@@ -29,7 +29,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from citysieve.errors import PolicyError
-from transforms.pii.nlp import NER_ENTITIES
+from transforms.pii.entities import PATTERN_ENTITIES, entity_problem
 from transforms.pii.recognizers import (
     ImeiRecognizer,
     OfflineEmailRecognizer,
@@ -68,33 +68,8 @@ PATTERN_RECOGNIZERS: Final[dict[str, Callable[[], EntityRecognizer]]] = {
     VinRecognizer.ENTITY: VinRecognizer,
 }
 
-SUPPORTED_ENTITIES: Final = frozenset(PATTERN_RECOGNIZERS) | NER_ENTITIES
-
-# What a free-text field is scanned for when its policy names no entities.
-DEFAULT_FREE_TEXT_ENTITIES: Final = (
-    "PERSON",
-    "PHONE_NUMBER",
-    "EMAIL_ADDRESS",
-    "US_LICENSE_PLATE",
-    "STREET_ADDRESS",
-    "IP_ADDRESS",
-    "MAC_ADDRESS",
-    "IMEI",
-    "VIN",
-    "US_SSN",
-    "CREDIT_CARD",
-)
-
-
-def entity_problem(entities: Iterable[str]) -> str | None:
-    """What is wrong with a list of entity names, or None when every name is known."""
-    requested = frozenset(entities)
-    if not requested:
-        return "the list of entities to detect is empty; name at least one"
-    unknown = sorted(requested - SUPPORTED_ENTITIES)
-    if unknown:
-        return f"unknown PII entities {unknown}; use some of {sorted(SUPPORTED_ENTITIES)}"
-    return None
+if frozenset(PATTERN_RECOGNIZERS) != PATTERN_ENTITIES:  # pragma: no cover - a coding slip
+    raise RuntimeError("transforms.pii.entities.PATTERN_ENTITIES and the catalogue disagree")
 
 
 def check_entities(entities: Iterable[str]) -> frozenset[str]:

