@@ -25,7 +25,9 @@ from policies import POLICY_DIR
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CITYSIEVE_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CITYSIEVE_", extra="forbid", frozen=True, populate_by_name=True
+    )
 
     bootstrap_servers: str | None = Field(
         default=None,
@@ -51,6 +53,11 @@ class Settings(BaseSettings):
     replication_factor: int = Field(default=1, ge=1)
     batch_size: int = Field(default=500, ge=1, description="events per agent batch")
     batch_within_s: float = Field(default=0.5, gt=0, description="max wait to fill a batch")
+    session_timeout_s: float = Field(
+        default=30.0,
+        ge=6.0,
+        description="a dead worker's partitions move to the others after this long",
+    )
     sink_url: str = Field(default="out/public", description="public sink: a path or fsspec URL")
     state_dir: Path | None = None
 

@@ -63,6 +63,8 @@ def create_app(settings: Settings, processors: Mapping[str, RawProcessor]) -> fa
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         datadir=str(settings.state_dir or ".citysieve-worker"),
     )
     audit_topic = settings.topic("audit")

@@ -196,6 +196,9 @@ def spawn_worker(
         "CITYSIEVE_SINK_URL": settings.sink_url,
         "CITYSIEVE_APP_ID": settings.app_id,
         "CITYSIEVE_POLICY_DIR": str(settings.policy_dir),
+        "CITYSIEVE_BATCH_SIZE": str(settings.batch_size),
+        "CITYSIEVE_BATCH_WITHIN_S": str(settings.batch_within_s),
+        "CITYSIEVE_SESSION_TIMEOUT_S": str(settings.session_timeout_s),
         **({"CITYSIEVE_STATE_DIR": str(settings.state_dir)} if settings.state_dir else {}),
         **(extra_env or {}),
     }

@@ -122,7 +122,9 @@ def _labels(config: Any, event: Event, step: tuple[int | None, list[int]]) -> di
             labels[cell_col], labels[res_col] = None, None
         else:
             assert resolution is not None
-            parent = cell if resolution == config.finest_res else h3.cell_to_parent(cell, resolution)
+            parent = (
+                cell if resolution == config.finest_res else h3.cell_to_parent(cell, resolution)
+            )
             labels[cell_col], labels[res_col] = parent, resolution
     for key, value, level in zip(config.keys, event.keys, levels, strict=True):
         labels[key.name] = value if level == 0 else _level(_specs(key)[level - 1], value)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from policy_fixtures import write_dataset
+from tests.unit.policy_fixtures import write_dataset
 
 from citysieve.policy import Classification, Role, load_policies, load_policy, tier_schemas
 from transforms.classify import (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -19,7 +20,7 @@ from transforms.operators import Pseudonymize, build, epoch_indexes, epoch_key
 from transforms.operators.normalizers import NORMALIZERS
 
 KEYS = KeyRing.for_demo()
-TOKEN = re.compile(r"^[a-z2-7]{26}$")  # 16 bytes, base32, lower case, no padding
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{22}$")  # 16 bytes, base64url, no padding
 
 
 def pseudonymizer(keys: KeyRing = KEYS, **params: Any) -> Pseudonymize:
@@ -120,9 +121,7 @@ def test_when_token_made_then_it_is_the_truncated_hmac_of_the_epoch_key() -> Non
     token = op.operate(pa.array(["00:1A:2B:3C:4D:5E"]), 42)[0].as_py()
     key = epoch_key(KEYS.pseudonym_key(), "wifi_presence", 42)
     digest = hmac.new(key, b"001a2b3c4d5e", hashlib.sha256).digest()[:16]
-    import base64
-
-    assert token == base64.b32encode(digest).decode().rstrip("=").lower()
+    assert token == base64.urlsafe_b64encode(digest).decode().rstrip("=")
     assert TOKEN.match(token)
     assert "001a2b3c4d5e" not in token
 

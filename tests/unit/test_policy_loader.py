@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from policy_fixtures import (
+from tests.unit.policy_fixtures import (
     TINY_POLICY,
     SchemaEdit,
     edit_policy,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import h3
-from bruteforce import BruteWindow, exact_aggregate, measure_values, replay
+from tests.unit.bruteforce import BruteWindow, exact_aggregate, measure_values, replay
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -104,16 +104,25 @@ def scenarios(draw: st.DrawFn) -> tuple[WindowConfig, list[tuple[str, Any]]]:
     near = draw(st.sampled_from([NEAR[0], NEAR[1], [*CELLS, None]]))
     cells = draw(st.lists(st.sampled_from(near), min_size=1, max_size=6, unique=True))
     span = draw(st.sampled_from([90, 240, 600]))
+    # Some times exactly where a window closes (end + lateness) or one microsecond before.
+    closes = [
+        T0 + timedelta(seconds=start + config.window_s + config.lateness_s, microseconds=-d)
+        for start in range(0, span, config.window_s)
+        for d in (0, 1)
+    ]
+    times = st.one_of(
+        st.builds(
+            lambda s, us: T0 + timedelta(seconds=s, microseconds=us),
+            st.integers(0, span - 1),
+            st.sampled_from([0, 7, 999_999]),
+        ),
+        st.sampled_from(closes),
+    )
     n = draw(st.integers(0, 70))
     records = []
     for _ in range(n):
         record: dict[str, Any] = {
-            "event_time": T0
-            + timedelta(
-                seconds=draw(st.integers(0, span - 1)),
-                # On a window edge, or just before one.
-                microseconds=draw(st.sampled_from([0, 0, 7, 999_999])),
-            ),
+            "event_time": draw(times),
             "subject": draw(st.sampled_from(pool)),
             "make": draw(st.sampled_from(MAKES)),
             "speed": draw(speeds),
@@ -205,9 +214,7 @@ def check_window(config: WindowConfig, window: ClosedWindow, brute: BruteWindow)
     assert stats.suppressed_groups == brute.suppressed_groups
     assert stats.published_events + stats.suppressed_events + stats.late_events == stats.events_in
     mine = sorted(window.rows, key=lambda r: (_label_key(r, config), r["events"]))
-    theirs = sorted(
-        brute.rows, key=lambda r: (_label_key(r.labels, config), len(r.events))
-    )
+    theirs = sorted(brute.rows, key=lambda r: (_label_key(r.labels, config), len(r.events)))
     assert len(mine) == len(theirs)
     for row, expected in zip(mine, theirs, strict=True):
         for name, value in expected.labels.items():
@@ -267,9 +274,10 @@ def test_when_random_events_then_rows_match_brute_force_and_keep_k(
         assert window.window_end - window.window_start == timedelta(seconds=config.window_s)
         # Each event counted exactly once: in the window's stats or in the late stream.
         assert window.stats.events_in + late_after.pop(start, 0) == brute.events_in
-        assert window.stats.late_events + sum(
-            i.events for i in late if i.window_start == start
-        ) == brute.late
+        assert (
+            window.stats.late_events + sum(i.events for i in late if i.window_start == start)
+            == brute.late
+        )
         check_window(config, window, brute)
     assert not by_start, "a window was emitted that the input never touched"
     assert not late_after
@@ -309,6 +317,7 @@ def test_when_batches_differ_then_rows_are_the_same(seed: int, sizes: list[int])
         got += batched.advance()
         i += size
     got += batched.close_all()
+
     def on_time(windows: list[ClosedWindow]) -> dict[datetime, ClosedWindow]:
         # Windows holding only late events may or may not be emitted, depending on
         # whether their late events came before or after the window was emitted.

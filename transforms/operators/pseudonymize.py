@@ -8,8 +8,9 @@
   windows whose size divides the period never straddle two epochs.
 * Per-epoch key: ``HKDF-SHA256(master, salt=None, length=32,
   info=b"citysieve/pseudonym/" + dataset + b"/" + str(epoch))``.
-* Token: the first 16 bytes of the HMAC, base32, lower case, no padding
-  (26 characters, URL-safe, nothing identifying in it).
+* Token: the first 16 bytes of the HMAC in unpadded base64url (22 characters,
+  URL-safe, nothing identifying in it; base64 is done in C, base32 in Python
+  and was the slowest step of the structured path).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class Pseudonymize(Operator[PseudonymizeConfig]):
         """The token of one identifier in one epoch."""
         mac = self._hmac_for(epoch).copy()
         mac.update(self._normalize(value).encode())
-        return base64.b32encode(mac.digest()[:TOKEN_BYTES]).decode().rstrip("=").lower()
+        return base64.urlsafe_b64encode(mac.digest()[:TOKEN_BYTES]).decode("ascii").rstrip("=")
 
     def epochs_for(self, times: pa.Array) -> pa.Array | int:
         """Epoch indexes for these event times (0 throughout when the key never rotates)."""

@@ -29,7 +29,12 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from citysieve.errors import PolicyError
-from transforms.pii.entities import PATTERN_ENTITIES, entity_problem
+from transforms.pii.entities import (  # noqa: F401 - names re-exported for callers
+    DEFAULT_FREE_TEXT_ENTITIES,
+    PATTERN_ENTITIES,
+    SUPPORTED_ENTITIES,
+    entity_problem,
+)
 from transforms.pii.recognizers import (
     ImeiRecognizer,
     OfflineEmailRecognizer,
