@@ -72,5 +72,5 @@ def test_when_worker_is_killed_mid_stream_then_restart_loses_no_event(
     )
     missing = {e.event_id for e in events} - set(arrived)
     assert missing == set()
-    # Duplicates are allowed (at-least-once) and carry the same event_id, so consumers can drop them.
+    # Duplicates are allowed (at-least-once); they carry the same event_id for consumers to drop.
     assert sum(arrived.values()) >= TOTAL

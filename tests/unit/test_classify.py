@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from tests.unit.policy_fixtures import write_dataset
 
 from citysieve.policy import Classification, Role, load_policies, load_policy, tier_schemas
+from tests.unit.policy_fixtures import write_dataset
 from transforms.classify import (
     SAMPLE_LIMIT,
     FieldDescriptor,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import h3
 import pytest
-from tests.unit.policy_fixtures import edit_policy, line_of, write_dataset
 
 from citysieve.notice import H3_AVERAGE_AREA_KM2, h3_area, render_html, render_markdown
 from citysieve.policy import load_policies
 from streams.cli import main
+from tests.unit.policy_fixtures import edit_policy, line_of, write_dataset
 
 POLICIES = load_policies()
 DATASETS = sorted(POLICIES)

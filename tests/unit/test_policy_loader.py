@@ -6,15 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.unit.policy_fixtures import (
-    TINY_POLICY,
-    SchemaEdit,
-    edit_policy,
-    line_of,
-    set_field,
-    set_record,
-    write_dataset,
-)
 
 from citysieve.errors import PolicyError
 from citysieve.policy import (
@@ -23,6 +14,15 @@ from citysieve.policy import (
     check_policies,
     load_policies,
     load_policy,
+)
+from tests.unit.policy_fixtures import (
+    TINY_POLICY,
+    SchemaEdit,
+    edit_policy,
+    line_of,
+    set_field,
+    set_record,
+    write_dataset,
 )
 
 SHIPPED = (

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import h3
-from tests.unit.bruteforce import BruteWindow, exact_aggregate, measure_values, replay
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.bruteforce import BruteWindow, exact_aggregate, measure_values, replay
 from transforms.windows import (
     ClosedWindow,
     KeyLadder,
