@@ -1,15 +1,16 @@
-"""Avro on the wire: how anonymized and aggregate records are framed on Kafka.
+"""Avro on the wire: how anonymized records are framed on Kafka.
 
 Two framings, chosen by whether a schema registry is configured:
 
 * **Self-describing (default)**: Avro *single-object encoding* from the Avro
   specification: ``C3 01``, the 8-byte little-endian CRC-64-AVRO fingerprint of
   the writer schema's canonical form, then the Avro binary body. The writer
-  schema itself travels in the message header ``citysieve.schema`` only on the
-  schema topic ``iot.schemas`` (key: fingerprint in hex) and is shipped in
-  ``schemas/``; :func:`decode` finds it by fingerprint. See docs/wire-format.md.
-* **Confluent Schema Registry**: ``00``, the 4-byte big-endian schema id, then
-  the Avro binary body; the schema is registered under ``<topic>-value``.
+  schemas are published at start-up on the compacted topic ``iot.schemas``
+  (key: the fingerprint in hex, value: the schema JSON) and can be printed with
+  ``citysieve policy schema <dataset> --tier anon``. See docs/wire-format.md.
+* **Confluent Schema Registry** (``CITYSIEVE_SCHEMA_REGISTRY_URL``): ``00``, the
+  4-byte big-endian schema id, then the Avro binary body; the schema is
+  registered under ``<topic>-value``.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from citysieve.settings import Settings
 from connectors.audit import audit_event, encode_audit
 from connectors.avro_wire import AvroDecoder, AvroEncoder
 from connectors.kafka_io import TopicSpec, send_all
+from connectors.schema_registry import SchemaRegistry
 from connectors.topics import ensure_topics
 from transforms.pii.engine import shared_engine
 from transforms.pii.entities import DEFAULT_FREE_TEXT_ENTITIES
@@ -73,10 +74,16 @@ class Pipeline:
         keys = keys or KeyRing.from_env()
         clock = clock or SystemClock()
         scanner = shared_engine(frozenset(DEFAULT_FREE_TEXT_ENTITIES))
+        registry = _registry(settings)
         runtimes = {}
         for name, policy in policies.items():
             schemas = tier_schemas(policy)
-            encoder = AvroEncoder(schemas.anon_avro)
+            registry_id = (
+                registry.register(f"{settings.topic('anon', name)}-value", schemas.anon_avro)
+                if registry is not None
+                else None
+            )
+            encoder = AvroEncoder(schemas.anon_avro, registry_id=registry_id)
             processor = RawProcessor(
                 policy,
                 keys=keys,
@@ -101,6 +108,15 @@ class Pipeline:
 
         app = create_app(self.settings, {name: rt.processor for name, rt in self.datasets.items()})
         faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+
+
+def _registry(settings: Settings) -> SchemaRegistry | None:
+    if not settings.schema_registry_url:
+        return None
+    auth = settings.schema_registry_auth
+    return SchemaRegistry(
+        settings.schema_registry_url, auth=auth.get_secret_value() if auth else None
+    )
 
 
 def topic_specs(settings: Settings, policies: Mapping[str, DatasetPolicy]) -> list[TopicSpec]:
