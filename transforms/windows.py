@@ -911,7 +911,7 @@ class WindowAggregator:
         candidates = []
         if self._watermark_us is not None:
             # Closed iff start + window + lateness <= watermark.
-            latest = (self._watermark_us - self._close_us + 1) // self._window_us
+            latest = (self._watermark_us - self._close_us) // self._window_us
             candidates.append((latest + 1) * self.config.window_s)
         if self._forced_before_s is not None:
             candidates.append(self._forced_before_s)

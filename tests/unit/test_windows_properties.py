@@ -166,6 +166,12 @@ def run_aggregator(
             late += agg.add(arg)
         elif op == "advance":
             closed += agg.advance(arg)
+            # Exactly the closed windows were emitted: what stays open is not closed yet.
+            wm = agg.watermark
+            assert wm is not None or not agg.open_windows()
+            for start in agg.open_windows():
+                end = start + timedelta(seconds=config.window_s)
+                assert wm is not None and end + timedelta(seconds=config.lateness_s) > wm
         elif op == "close_all":
             closed += agg.close_all()
         elif op == "save":
