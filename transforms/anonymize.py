@@ -153,12 +153,12 @@ class RecordAnonymizer:
         event_times = self._column(batch, self.time_field) if self.time_field else None
 
         for name, op in self.operators.items():
+            values = self._column(batch, name)
+            if name in self.pii_types:  # counted whatever the operator: dropped PII is PII found
+                found[self.pii_types[name]] += len(values) - values.null_count
             if op.removes_field:
                 transformed[name] = op.name
                 continue
-            values = self._column(batch, name)
-            if name in self.pii_types:
-                found[self.pii_types[name]] += len(values) - values.null_count
             if isinstance(op, PresidioRedact):
                 column, counts = op.operate_with_counts(values)
                 found.update(counts)

@@ -177,22 +177,28 @@ class RawProcessor:
         outcome.dead.append(Output(key=source.key, value=source.value, headers=headers))
         outcome.dlq_reasons[reason] += 1
 
-    def _anonymize(self, records: list[dict[str, Any]], outcome: BatchOutcome) -> None:
-        """Anonymize and encode ``records``; appends to ``outcome`` only if all succeed."""
+    def anonymize_records(
+        self, records: list[dict[str, Any]]
+    ) -> tuple[pa.RecordBatch, dict[str, int]]:
+        """Validated records to an anon-tier batch (the derived Arrow schema) and PII counts."""
         raw = pa.RecordBatch.from_pylist(records, schema=self.schemas.raw_arrow)
         result = self.anonymizer.anonymize(raw)
         out = result.batch
         if self.subject is not None:
             out = out.append_column(SUBJECT_PSEUDONYM, self.subject.tokens(raw))
         anon_schema = self.schemas.anon_arrow
-        out = out.select(anon_schema.names).cast(anon_schema)
+        return out.select(anon_schema.names).cast(anon_schema), result.stats.pii_found
+
+    def _anonymize(self, records: list[dict[str, Any]], outcome: BatchOutcome) -> None:
+        """Anonymize and encode ``records``; appends to ``outcome`` only if all succeed."""
+        out, pii_found = self.anonymize_records(records)
         keys = out.column(self._key_field).to_pylist()
         encoded = [
             Output(key=str(key).encode(), value=self.encode(row))
             for key, row in zip(keys, out.to_pylist(), strict=True)
         ]
         outcome.anon.extend(encoded)
-        outcome.pii_found.update(result.stats.pii_found)
+        outcome.pii_found.update(pii_found)
 
     def _undeclared(self, samples: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
         """Audit each undeclared field once per process; the field never reaches the output."""

@@ -138,7 +138,8 @@ def test_when_free_text_in_plan_then_only_it_meets_nlp_and_stats_count_entities(
         "call <PHONE_NUMBER> or <EMAIL_ADDRESS>",
         None,
     ]
-    assert result.stats.pii_found == {"PHONE_NUMBER": 1, "EMAIL_ADDRESS": 1}
+    # One phone in the text, one in the dropped reporter_phone field: both are PII found.
+    assert result.stats.pii_found == {"PHONE_NUMBER": 2, "EMAIL_ADDRESS": 1}
     assert result.stats.fields_transformed["reporter_phone"] == "drop"
 
 
