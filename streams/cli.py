@@ -15,7 +15,15 @@ from citysieve import __version__
 from citysieve.errors import CitysieveError
 
 # Sub-command modules under streams.commands; each has register(subparsers).
-COMMANDS: tuple[str, ...] = ("demo", "kafka", "policy", "notice", "simulate", "worker")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "anonymize",
+    "kafka",
+    "policy",
+    "notice",
+    "simulate",
+    "worker",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

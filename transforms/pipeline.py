@@ -145,7 +145,7 @@ class RawProcessor:
             self._dead(
                 outcome, batch[rejection.index], rejection.reason, rejection.detail, failed_at
             )
-        outcome.audit.extend(self._undeclared(parsed.undeclared))
+        outcome.audit.extend(self.undeclared_audit(parsed.undeclared))
         if parsed.records:
             try:
                 self._anonymize(parsed.records, outcome)
@@ -200,7 +200,7 @@ class RawProcessor:
         outcome.anon.extend(encoded)
         outcome.pii_found.update(pii_found)
 
-    def _undeclared(self, samples: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    def undeclared_audit(self, samples: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
         """Audit each undeclared field once per process; the field never reaches the output."""
         events = []
         for name in sorted(samples.keys() - self._reported_undeclared):

@@ -149,10 +149,18 @@ class EventParser:
         self._sample_size = sample_size
 
     def parse_batch(self, values: Sequence[bytes | None]) -> ParseResult:
+        """Raw message values (JSON in the reference form, or framed Avro) to records."""
+        return self._parse(values, self._decode)
+
+    def parse_records(self, payloads: Sequence[Mapping[str, Any]]) -> ParseResult:
+        """Already-decoded records (from an Avro or Parquet file) to validated records."""
+        return self._parse(payloads, dict)
+
+    def _parse(self, items: Sequence[Any], decode: Callable[[Any], dict[str, Any]]) -> ParseResult:
         result = ParseResult()
-        for index, raw in enumerate(values):
+        for index, item in enumerate(items):
             try:
-                payload = self._decode(raw)
+                payload = decode(item)
                 record = self._check(payload)
             except InputValidationError as exc:
                 result.rejections.append(Rejection(index, exc.reason, exc.detail))

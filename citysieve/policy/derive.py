@@ -305,8 +305,15 @@ def arrow_type(avro_type: Any) -> pa.DataType:
 
 
 def _metadata(field: Mapping[str, Any]) -> dict[bytes, bytes]:
-    keys = ("doc", "classification", "role", "unit", "pii_type")
-    return {key.encode(): str(field[key]).encode() for key in keys if field.get(key) is not None}
+    """Arrow field metadata: the Avro ``doc`` as ``description`` (what Parquet readers and the
+    sink's data dictionary look for), plus classification, role, unit and PII type."""
+    keys = {"doc": "description", "classification": "classification", "role": "role"}
+    keys |= {"unit": "unit", "pii_type": "pii_type"}
+    return {
+        name.encode(): str(field[key]).encode()
+        for key, name in keys.items()
+        if field.get(key) is not None
+    }
 
 
 def arrow_schema(avro_schema: Mapping[str, Any]) -> pa.Schema:
@@ -321,7 +328,7 @@ def arrow_schema(avro_schema: Mapping[str, Any]) -> pa.Schema:
         for field in avro_schema["fields"]
     ]
     metadata = {
-        key.encode(): str(avro_schema[key]).encode()
+        ("description" if key == "doc" else key).encode(): str(avro_schema[key]).encode()
         for key in ("doc", "citysieve.dataset", "citysieve.tier")
         if key in avro_schema
     }

@@ -16,6 +16,7 @@ from transforms.windows import (
     KeyLadder,
     LateEvents,
     MeasureSpec,
+    Records,
     WindowAggregator,
     WindowConfig,
 )
@@ -55,7 +56,7 @@ def event(
     return record
 
 
-def close(cfg: WindowConfig, records: list[dict[str, Any]]) -> list[ClosedWindow]:
+def close(cfg: WindowConfig, records: Records) -> list[ClosedWindow]:
     agg = WindowAggregator(cfg)
     agg.add(records)
     return agg.close_all()
@@ -380,8 +381,7 @@ def test_when_input_is_arrow_then_same_rows_as_records() -> None:
     records = [
         event(s, c, at=i * 7, make=m, v=float(i))
         for i, (s, c, m) in enumerate(
-            [("a", SIBLINGS[0], "bmw"), ("b", SIBLINGS[0], "bmw"), ("c", SIBLINGS[1], "audi")]
-            * 5
+            [("a", SIBLINGS[0], "bmw"), ("b", SIBLINGS[0], "bmw"), ("c", SIBLINGS[1], "audi")] * 5
         )
     ]
     schema = pa.schema(
@@ -395,15 +395,16 @@ def test_when_input_is_arrow_then_same_rows_as_records() -> None:
         ]
     )
     table = pa.Table.from_pylist(records, schema=schema)
-    assert close(cfg, records) == close(cfg, table)  # type: ignore[arg-type]
+    assert close(cfg, records) == close(cfg, table)
     agg = WindowAggregator(cfg)
     agg.add(table.to_batches()[0])
     assert agg.close_all() == close(cfg, records)
 
 
 def test_when_arrow_time_is_naive_then_refused() -> None:
-    table = pa.table({"event_time": pa.array([0], pa.timestamp("us")), "subject": ["a"],
-                      "location_h3": [CELL]})
+    table = pa.table(
+        {"event_time": pa.array([0], pa.timestamp("us")), "subject": ["a"], "location_h3": [CELL]}
+    )
     with pytest.raises(InputValidationError, match="timezone-aware"):
         WindowAggregator(config(k=1)).add(table)
 
@@ -420,8 +421,10 @@ def test_when_batch_is_empty_then_nothing_changes() -> None:
 
 def test_when_state_is_saved_and_restored_then_output_is_the_same() -> None:
     cfg = config(k=2, measures=(MeasureSpec("speed", ("sum", "min", "p50")),))
-    records = [event(s, c, at=i, speed=float(i)) for i, (s, c) in
-               enumerate([("a", SIBLINGS[0]), ("b", SIBLINGS[1]), ("c", FAR)] * 3)]
+    records = [
+        event(s, c, at=i, speed=float(i))
+        for i, (s, c) in enumerate([("a", SIBLINGS[0]), ("b", SIBLINGS[1]), ("c", FAR)] * 3)
+    ]
     first = WindowAggregator(cfg)
     first.add(records[:5])
     state = json.loads(json.dumps(first.to_dict()))
@@ -497,9 +500,7 @@ def test_when_state_comes_from_another_config_then_refused() -> None:
         pytest.param({"keys": (KeyLadder("subject"),)}, "reserved", id="key_named_subject"),
     ],
 )
-def test_when_config_is_inconsistent_then_refused(
-    overrides: dict[str, Any], message: str
-) -> None:
+def test_when_config_is_inconsistent_then_refused(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         config(**overrides)
 
