@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         ge=6.0,
         description="a dead worker's partitions move to the others after this long",
     )
+    idle_close_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="close a partition's open windows after this long with no events",
+    )
     sink_url: str = Field(default="out/public", description="public sink: a path or fsspec URL")
     state_dir: Path | None = None
 

@@ -20,13 +20,17 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 
+from citysieve.clock import Clock
 from citysieve.settings import Settings
 from connectors.audit import encode_audit
 from transforms.pipeline import Output, RawInput, RawProcessor
+
+if TYPE_CHECKING:
+    from streams.runtime import DatasetRuntime
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,9 @@ def faust_credentials(settings: Settings) -> Any:
     return None
 
 
-def create_app(settings: Settings, processors: Mapping[str, RawProcessor]) -> faust.App:
+def create_app(
+    settings: Settings, datasets: Mapping[str, DatasetRuntime], clock: Clock
+) -> faust.App:
     if not settings.bootstrap_servers:
         raise ValueError("create_app needs settings.bootstrap_servers")
     brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap_servers.split(",")]
@@ -68,7 +74,8 @@ def create_app(settings: Settings, processors: Mapping[str, RawProcessor]) -> fa
         datadir=str(settings.state_dir or ".citysieve-worker"),
     )
     audit_topic = settings.topic("audit")
-    for dataset, processor in processors.items():
+    for dataset, runtime in datasets.items():
+        processor = runtime.processor
         source = app.topic(
             settings.topic("raw", dataset), value_serializer="raw", key_serializer="raw"
         )
@@ -82,7 +89,47 @@ def create_app(settings: Settings, processors: Mapping[str, RawProcessor]) -> fa
             within_s=settings.batch_within_s,
         )
         app.agent(source, name=f"anonymize_{dataset}", concurrency=1)(agent)
+        _wire_open_tier(app, settings, runtime, clock)
     return app
+
+
+def _wire_open_tier(
+    app: faust.App, settings: Settings, runtime: DatasetRuntime, clock: Clock
+) -> None:
+    """anon -> windows -> open -> sink, for one dataset (see streams/windowing.py)."""
+    from streams.windowing import SinkStage, WindowStage
+
+    dataset = runtime.policy.dataset
+    windows = WindowStage(
+        app, settings, runtime.policy, runtime.schemas, clock, settings.idle_close_s
+    )
+    sink = SinkStage(app, settings, runtime.policy, runtime.schemas, clock)
+    anon = app.topic(settings.topic("anon", dataset), value_serializer="raw", key_serializer="raw")
+    rows = app.topic(settings.topic("open", dataset), value_serializer="raw", key_serializer="raw")
+    batch, within = settings.batch_size, settings.batch_within_s
+
+    async def aggregate(stream: Any) -> None:
+        async for events in stream.take_events(batch, within=within):
+            await windows.handle(list(events))
+
+    async def publish(stream: Any) -> None:
+        async for events in stream.take_events(batch, within=within):
+            await sink.handle(list(events))
+
+    async def close_idle() -> None:
+        await windows.close_idle()
+
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        revoked = kwargs.get("revoked", args[0] if args else set())
+        windows.forget({tp.partition for tp in revoked if tp.topic == anon.get_topic_name()})
+
+    for fn, name in ((aggregate, "window"), (publish, "sink"), (close_idle, "close_idle")):
+        fn.__name__ = f"{name}_{dataset}"
+        fn.__qualname__ = fn.__name__
+    app.agent(anon, name=f"window_{dataset}", concurrency=1)(aggregate)
+    app.agent(rows, name=f"sink_{dataset}", concurrency=1)(publish)
+    app.timer(interval=1.0, name=f"close_idle_{dataset}")(close_idle)
+    app.on_partitions_revoked.connect(on_revoked, weak=False)
 
 
 def _anonymize_agent(

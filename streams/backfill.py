@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from citysieve.errors import InputValidationError
 from citysieve.keys import KeyRing
-from citysieve.policy.derive import tier_schemas
+from citysieve.policy.derive import TierSchemas, tier_schemas
 from citysieve.policy.model import DatasetPolicy
 from connectors.sink import (
     Destination,
@@ -216,35 +216,40 @@ class Backfill:
             self.report.files.append(path)
 
     def _write_datapackages(self) -> None:
-        policy = self.policy
-        common: dict[str, Any] = {
-            "title": policy.title,
-            "purpose": policy.purpose,
-            "licenses": [{"name": policy.open.licence}],
-            "sources": [{"title": policy.collection.device}],
-            "window": {
-                "size_s": self.config.window_s,
-                "lateness_s": self.config.lateness_s,
-                "alignment": "UTC epoch",
-            },
-            "generalization": self.config.describe_generalization(),
-        }
-        public = datapackage_descriptor(
-            policy.dataset,
-            self.schemas.open_arrow,
-            description=f"{policy.title}: k-anonymous aggregates (k = {policy.k}).",
-            k=policy.k,
-            **common,
-        )
-        self.report.files.append(write_datapackage(self.public, policy.dataset, public))
-        anon = datapackage_descriptor(
-            policy.dataset,
-            self.schemas.anon_arrow,
-            description=(
-                f"{policy.title}: one anonymized record per event (Sensitive: analysts only)."
-            ),
-            k=None,
-            **common,
-        )
-        anon["resources"][0]["path"] = "date=*/lines-*.parquet"
-        self.report.files.append(write_datapackage(self.anon, policy.dataset, anon))
+        public, anon = datapackages(self.policy, self.schemas, self.config)
+        self.report.files.append(write_datapackage(self.public, self.policy.dataset, public))
+        self.report.files.append(write_datapackage(self.anon, self.policy.dataset, anon))
+
+
+def datapackages(
+    policy: DatasetPolicy, schemas: TierSchemas, config: WindowConfig
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Frictionless descriptors of the public aggregates and of the anon records."""
+    common: dict[str, Any] = {
+        "title": policy.title,
+        "purpose": policy.purpose,
+        "licenses": [{"name": policy.open.licence}],
+        "sources": [{"title": policy.collection.device}],
+        "window": {
+            "size_s": config.window_s,
+            "lateness_s": config.lateness_s,
+            "alignment": "UTC epoch",
+        },
+        "generalization": config.describe_generalization(),
+    }
+    public = datapackage_descriptor(
+        policy.dataset,
+        schemas.open_arrow,
+        description=f"{policy.title}: k-anonymous aggregates (k = {policy.k}).",
+        k=policy.k,
+        **common,
+    )
+    anon = datapackage_descriptor(
+        policy.dataset,
+        schemas.anon_arrow,
+        description=f"{policy.title}: one anonymized record per event (Sensitive: analysts only).",
+        k=None,
+        **common,
+    )
+    anon["resources"][0]["path"] = "date=*/lines-*.parquet"
+    return public, anon

@@ -106,7 +106,7 @@ class Pipeline:
 
         from streams.app import create_app
 
-        app = create_app(self.settings, {name: rt.processor for name, rt in self.datasets.items()})
+        app = create_app(self.settings, self.datasets, self.clock)
         faust.Worker(app, loglevel=loglevel).execute_from_commandline()
 
 
@@ -142,6 +142,7 @@ def topic_specs(settings: Settings, policies: Mapping[str, DatasetPolicy]) -> li
         spec(settings.topic("audit"), 1, audit_retention_seconds(dict(policies)), "delete")
     )
     specs.append(spec(settings.topic(SCHEMAS_TOPIC_TIER), 1, None, "compact"))
+    specs.append(spec(settings.topic("marks"), 1, None, "compact"))
     return specs
 
 
@@ -215,6 +216,7 @@ def spawn_worker(
         "CITYSIEVE_BATCH_SIZE": str(settings.batch_size),
         "CITYSIEVE_BATCH_WITHIN_S": str(settings.batch_within_s),
         "CITYSIEVE_SESSION_TIMEOUT_S": str(settings.session_timeout_s),
+        "CITYSIEVE_IDLE_CLOSE_S": str(settings.idle_close_s),
         **({"CITYSIEVE_STATE_DIR": str(settings.state_dir)} if settings.state_dir else {}),
         **(extra_env or {}),
     }

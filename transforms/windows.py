@@ -71,6 +71,7 @@ BASIC_AGGREGATES: Final = ("count", "sum", "mean", "min", "max")
 _QUANTILE_RE: Final = re.compile(r"^p([1-9][0-9]?)$")
 _NAME_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PREFIX_RE: Final = re.compile(r"^prefix:([1-9][0-9]*)$")
+_TOP_RE: Final = re.compile(r"^top:([1-9][0-9]*)(?::(.+))?$")
 _US: Final = 1_000_000
 
 KeyValue: TypeAlias = str | None
@@ -80,18 +81,40 @@ LevelSpec: TypeAlias = str | Mapping[str, str] | Callable[[str | None], str | No
 * ``"*"``: every value (None included) becomes ``"*"``;
 * ``"prefix:N"``: the first N characters, then ``"*"`` when something was cut
   (``"10027"`` -> ``"100*"`` with ``prefix:3``);
+* ``"top:N"`` or ``"top:N:<other>"``: the N values with the most events in the window
+  (all its on-time events; ties broken by value) are kept, every other value becomes
+  ``<other>`` (default ``"other"``);
 * a mapping table ``{value: coarser value}``; values not in the table become ``"*"``;
 * a callable ``f(value) -> coarser value``.
 
 Every level is applied to the level-0 value (the value as it arrives). None (unknown)
-stays None at every level except ``"*"``, for ``prefix`` and mapping levels.
+stays None at every level except ``"*"``, for ``prefix``, ``top`` and mapping levels.
 """
 
 
-def _compile_level(spec: LevelSpec, key: str) -> Callable[[KeyValue], KeyValue]:
+@dataclass(frozen=True)
+class TopN:
+    """A ``top:N:<other>`` level: which values it keeps is decided per window."""
+
+    n: int
+    other: str
+
+    def kept(self, events_by_value: Mapping[str, int]) -> frozenset[str]:
+        """The N values with the most events (ties: the smaller value first)."""
+        ranked = sorted(events_by_value.items(), key=lambda item: (-item[1], item[0]))
+        return frozenset(value for value, _n in ranked[: self.n])
+
+
+_Level: TypeAlias = Callable[[KeyValue], KeyValue] | TopN
+
+
+def _compile_level(spec: LevelSpec, key: str) -> _Level:
     if isinstance(spec, str):
         if spec == STAR:
             return lambda _value: STAR
+        top = _TOP_RE.match(spec)
+        if top:
+            return TopN(int(top.group(1)), top.group(2) or "other")
         match = _PREFIX_RE.match(spec)
         if match:
             n = int(match.group(1))
@@ -100,7 +123,7 @@ def _compile_level(spec: LevelSpec, key: str) -> Callable[[KeyValue], KeyValue]:
             )
         raise ConfigurationError(
             f"key '{key}': unknown generalization level '{spec}'; "
-            "write '*', 'prefix:N', a mapping table or a function"
+            "write '*', 'prefix:N', 'top:N[:other]', a mapping table or a function"
         )
     if isinstance(spec, Mapping):
         table = {str(k): str(v) for k, v in spec.items()}
@@ -133,7 +156,7 @@ class KeyLadder:
 
     name: str
     levels: tuple[LevelSpec, ...] = (STAR,)
-    _fns: tuple[Callable[[KeyValue], KeyValue], ...] = field(init=False, repr=False, compare=False)
+    _fns: tuple[_Level, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -149,10 +172,30 @@ class KeyLadder:
         """The index of the last level (``"*"``)."""
         return len(self.levels)
 
-    def generalize(self, value: KeyValue, level: int) -> KeyValue:
+    def __hash__(self) -> int:
+        # Mapping levels are not hashable; hash their canonical description instead.
+        return hash((self.name, tuple(_describe_level(spec) for spec in self.levels)))
+
+    def top_level(self, level: int) -> TopN | None:
+        """The :class:`TopN` rule of ``level`` if it is a ``top:N`` level."""
+        fn = self._fns[level - 1] if level > 0 else None
+        return fn if isinstance(fn, TopN) else None
+
+    def generalize(
+        self, value: KeyValue, level: int, kept: frozenset[str] | None = None
+    ) -> KeyValue:
+        """The value at ``level`` (0: as it arrives; ``depth``: ``"*"``).
+
+        ``kept``: for a ``top:N`` level, the values the window keeps (see :meth:`TopN.kept`).
+        """
         if level == 0:
             return value
-        return self._fns[level - 1](value)
+        fn = self._fns[level - 1]
+        if isinstance(fn, TopN):
+            if kept is None:
+                raise ValueError(f"key '{self.name}' level {level} is top:N; pass kept values")
+            return None if value is None else value if value in kept else fn.other
+        return fn(value)
 
 
 @dataclass(frozen=True)
@@ -563,6 +606,7 @@ class WindowAggregator:
         self._close_us = (config.window_s + config.lateness_s) * _US
         self._steps = config.steps
         self._sketched = {m.field for m in config.measures if m.quantiles}
+        self._fingerprint = config.fingerprint()
         # State.
         self._windows: dict[int, dict[GroupKey, GroupEntry]] = {}
         self._pending_late: dict[int, int] = {}
@@ -656,7 +700,7 @@ class WindowAggregator:
         agg = cls(config)
         meta = state.get(META_KEY)
         if meta is not None:
-            if meta.get("config") != config.fingerprint():
+            if meta.get("config") != agg._fingerprint:
                 raise ConfigurationError(
                     "the saved window state was written with a different window configuration "
                     "(k, window, locations, resolution, keys or measures changed); restore the "
@@ -696,7 +740,7 @@ class WindowAggregator:
 
     def _meta(self) -> dict[str, Any]:
         return {
-            "config": self.config.fingerprint(),
+            "config": self._fingerprint,
             "watermark_us": self._watermark_us,
             "forced_before_s": self._forced_before_s,
             "emitted_before_s": self._emitted_before_s,
@@ -727,7 +771,8 @@ class WindowAggregator:
                     "naive_event_time",
                     f"'{EVENT_TIME}' must be a timezone-aware timestamp column, got {t.type}",
                 )
-            columns["t"] = t.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            # Finer units are truncated to microseconds.
+            columns["t"] = t.cast(pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64())
         else:
             rows = records if isinstance(records, Sequence) else list(records)
             for internal, name in names:
@@ -947,11 +992,12 @@ class WindowAggregator:
         published: list[tuple[int, GroupKey, GroupEntry]] = []
         below_k = 0
         parents: dict[tuple[str, int], str] = {}
+        kept = self._top_values(groups)
         for step_index, step in enumerate(self._steps):
             # Regroup only the residual; each member keeps its finest key for the next step.
             buckets: dict[GroupKey, list[tuple[GroupKey, GroupEntry]]] = {}
             for key, entry in residual:
-                gkey = self._generalize(key, step, parents)
+                gkey = self._generalize(key, step, parents, kept)
                 buckets.setdefault(gkey, []).append((key, entry))
             residual = []
             below_k = 0
@@ -984,8 +1030,32 @@ class WindowAggregator:
         )
         return ClosedWindow(start, end, rows, stats)
 
+    def _top_values(
+        self, groups: Mapping[GroupKey, GroupEntry]
+    ) -> dict[tuple[int, int], frozenset[str]]:
+        """For every ``top:N`` level (key index, level): the values this window keeps."""
+        n_loc = len(self.config.locations)
+        kept: dict[tuple[int, int], frozenset[str]] = {}
+        for j, ladder in enumerate(self.config.keys):
+            rules = [(lv, ladder.top_level(lv)) for lv in range(1, ladder.depth + 1)]
+            if not any(rule for _lv, rule in rules):
+                continue
+            events: dict[str, int] = {}
+            for key, entry in groups.items():
+                value = key[n_loc + j]
+                if value is not None:
+                    events[value] = events.get(value, 0) + entry.events
+            for level, rule in rules:
+                if rule is not None:
+                    kept[(j, level)] = rule.kept(events)
+        return kept
+
     def _generalize(
-        self, key: GroupKey, step: LadderStep, parents: dict[tuple[str, int], str]
+        self,
+        key: GroupKey,
+        step: LadderStep,
+        parents: dict[tuple[str, int], str],
+        kept: Mapping[tuple[int, int], frozenset[str]],
     ) -> GroupKey:
         n_loc = len(self.config.locations)
         out: list[KeyValue] = []
@@ -999,8 +1069,10 @@ class WindowAggregator:
                 parent = str(h3.cell_to_parent(cell, step.resolution))
                 parents[memo] = parent
             out.append(parent)
-        for ladder, value, level in zip(self.config.keys, key[n_loc:], step.levels, strict=True):
-            out.append(ladder.generalize(value, level))
+        for j, (ladder, value, level) in enumerate(
+            zip(self.config.keys, key[n_loc:], step.levels, strict=True)
+        ):
+            out.append(ladder.generalize(value, level, kept.get((j, level))))
         return tuple(out)
 
     def _row(

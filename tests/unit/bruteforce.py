@@ -65,9 +65,15 @@ class BruteWindow:
         return len(self.on_time) + self.late
 
 
-def _level(spec: Any, value: str | None) -> str | None:
+def _level(spec: Any, value: str | None, top: set[str] | None = None) -> str | None:
     if spec == "*":
         return "*"
+    if isinstance(spec, str) and spec.startswith("top:"):
+        other = spec.split(":", 2)[2] if spec.count(":") == 2 else "other"
+        assert top is not None
+        if value is None:
+            return None
+        return value if value in top else other
     if isinstance(spec, str) and spec.startswith("prefix:"):
         n = int(spec.split(":")[1])
         if value is None:
@@ -108,7 +114,25 @@ def _specs(key: Any) -> list[Any]:
     return specs
 
 
-def _labels(config: Any, event: Event, step: tuple[int | None, list[int]]) -> dict[str, Any]:
+def _top_values(config: Any, events: list[Event]) -> dict[str, set[str]]:
+    """Per key name: the most frequent values of the window (for ``top:N`` levels)."""
+    out: dict[str, set[str]] = {}
+    for j, key in enumerate(config.keys):
+        for spec in _specs(key):
+            if isinstance(spec, str) and spec.startswith("top:"):
+                n = int(spec.split(":")[1])
+                counts: dict[str, int] = {}
+                for e in events:
+                    if e.keys[j] is not None:
+                        counts[e.keys[j]] = counts.get(e.keys[j], 0) + 1  # type: ignore[index]
+                ranked = sorted(counts, key=lambda v: (-counts[v], v))
+                out[key.name] = set(ranked[:n])
+    return out
+
+
+def _labels(
+    config: Any, event: Event, step: tuple[int | None, list[int]], top: dict[str, set[str]]
+) -> dict[str, Any]:
     resolution, levels = step
     labels: dict[str, Any] = {
         "window_start": EPOCH + timedelta(seconds=event.window_start),
@@ -127,7 +151,10 @@ def _labels(config: Any, event: Event, step: tuple[int | None, list[int]]) -> di
             )
             labels[cell_col], labels[res_col] = parent, resolution
     for key, value, level in zip(config.keys, event.keys, levels, strict=True):
-        labels[key.name] = value if level == 0 else _level(_specs(key)[level - 1], value)
+        if level == 0:
+            labels[key.name] = value
+        else:
+            labels[key.name] = _level(_specs(key)[level - 1], value, top.get(key.name))
     return labels
 
 
@@ -180,12 +207,13 @@ def replay(config: Any, ops: Sequence[tuple[str, Any]]) -> dict[int, BruteWindow
 
 def _roll_up(config: Any, window: BruteWindow) -> None:
     remaining = list(window.on_time)
+    top = _top_values(config, window.on_time)
     below = 0
     for step in _ladder(config):
         groups: dict[tuple[Any, ...], list[Event]] = {}
         label_of: dict[tuple[Any, ...], dict[str, Any]] = {}
         for event in remaining:
-            labels = _labels(config, event, step)
+            labels = _labels(config, event, step, top)
             ident = tuple(sorted(labels.items(), key=lambda kv: kv[0]))
             groups.setdefault(ident, []).append(event)
             label_of[ident] = labels

@@ -156,6 +156,30 @@ def test_when_cells_are_exhausted_then_keys_roll_up_in_config_order() -> None:
     assert window.stats.suppressed_events == 0
 
 
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param("top:2", [("audi", 3, 3), ("bmw", 2, 2), ("other", 2, 2)], id="top2"),
+        pytest.param("top:1:rest", [("audi", 3, 3), ("rest", 4, 4)], id="top1_named_other"),
+    ],
+)
+def test_when_top_n_level_then_the_windows_rare_values_merge_into_other(
+    spec: str, expected: list[tuple[str, int, int]]
+) -> None:
+    cfg = config(k=2, coarsest_res=RES, keys=(KeyLadder("make", (spec,)),))
+    makes = ["audi", "audi", "audi", "bmw", "bmw", "fiat", "kia"]
+    # audi has 3 subjects at level 0; the rest is regrouped at the top:N level.
+    window = only_window(cfg, [event(f"s{i}", make=m) for i, m in enumerate(makes)])
+    rows = sorted((r["make"], r["events"], r["subjects"]) for r in window.rows)
+    if spec == "top:2":
+        # Level 0 publishes audi (3) and bmw (2); fiat + kia become "other" (2).
+        assert rows == sorted(expected)
+    else:
+        # Level 0 publishes audi and bmw; fiat and kia become "rest" together.
+        assert rows == sorted([("audi", 3, 3), ("bmw", 2, 2), ("rest", 2, 2)])
+    assert window.stats.suppressed_events == 0
+
+
 def test_when_key_is_null_then_it_stays_unknown_until_star() -> None:
     cfg = config(k=2, coarsest_res=RES, keys=(KeyLadder("make", ("prefix:1",)),))
     records = [event("a", make=None), event("b", make=None), event("c", make="audi")]
@@ -511,7 +535,8 @@ def test_when_config_is_inconsistent_then_refused(overrides: dict[str, Any], mes
         pytest.param(lambda: MeasureSpec("v", ("median",)), "unknown aggregate", id="bad_agg"),
         pytest.param(lambda: MeasureSpec("v", ("p100",)), "unknown aggregate", id="p100"),
         pytest.param(lambda: MeasureSpec("v", ()), "at least one", id="no_agg"),
-        pytest.param(lambda: KeyLadder("make", ("top:3",)), "unknown generalization", id="top"),
+        pytest.param(lambda: KeyLadder("make", ("bottom:3",)), "unknown generalization", id="bottom"),
+        pytest.param(lambda: KeyLadder("make", ("top:0",)), "unknown generalization", id="top0"),
         pytest.param(lambda: KeyLadder("bad name"), "not a valid column", id="bad_name"),
     ],
 )
@@ -536,3 +561,13 @@ def test_when_steps_are_listed_then_cells_coarsen_before_keys() -> None:
         (RES - 1, (2, 1)),
     ]
     assert len(config(rollup=False).steps) == 1
+
+
+def test_when_docs_example_is_run_then_rows_are_a1_and_a() -> None:
+    """The worked example of docs/windows.md."""
+    a1, a2, a3 = SIBLINGS[0], SIBLINGS[1], SIBLINGS[2]
+    records = [event(s, a1) for s in "xyz"]
+    records += [event("u", a2), event("v", a2), event("w", a3), event("s", FAR)]
+    window = only_window(config(k=3, coarsest_res=RES - 1), records)
+    assert keys_of(window) == [(a1, RES, 3, 3), (PARENT, RES - 1, 3, 3)]
+    assert (window.stats.suppressed_events, window.stats.suppressed_groups) == (1, 1)

@@ -85,6 +85,15 @@ CONFIGS = {
         keys=(KeyLadder("make", ("prefix:2",)),),
         measures=(SPEED,),
     ),
+    "k2_top_makes_then_prefix": WindowConfig(
+        k=2,
+        window_s=60,
+        lateness_s=0,
+        finest_res=FINEST,
+        coarsest_res=8,
+        keys=(KeyLadder("make", ("top:2", "prefix:1")), KeyLadder("color", ("top:1:rare",))),
+        measures=(SPEED,),
+    ),
     "k1": WindowConfig(k=1, window_s=90, lateness_s=0, finest_res=FINEST, coarsest_res=9),
 }
 
@@ -125,6 +134,7 @@ def scenarios(draw: st.DrawFn) -> tuple[WindowConfig, list[tuple[str, Any]]]:
             "event_time": draw(times),
             "subject": draw(st.sampled_from(pool)),
             "make": draw(st.sampled_from(MAKES)),
+            "color": draw(st.sampled_from(["red", "blue", "black", None])),
             "speed": draw(speeds),
         }
         for loc in config.location_fields:
