@@ -101,7 +101,7 @@ class TopN:
 
     def kept(self, events_by_value: Mapping[str, int]) -> frozenset[str]:
         """The N values with the most events (ties: the smaller value first)."""
-        ranked = sorted(events_by_value.items(), key=lambda item: (-item[1], item[0]))
+        ranked = sorted(events_by_value.items(), key=lambda item: (-item[1], [-ord(ch) for ch in item[0]]))
         return frozenset(value for value, _n in ranked[: self.n])
 
 

@@ -60,6 +60,30 @@ def register(subparsers: Any) -> None:
 
 
 @dataclass
+class OpenTierCounts:
+    windows: int = 0
+    windows_with_rows: int = 0
+    rows: int = 0
+    published: int = 0
+    suppressed: int = 0
+    late: int = 0
+    exports: int = 0
+
+    def add_window(self, event: dict[str, Any]) -> None:
+        self.windows += 1
+        self.windows_with_rows += int(event["rows"] > 0)
+        self.rows += int(event["rows"])
+        self.published += int(event["published_events"])
+        self.suppressed += int(event["suppressed_events"])
+        self.late += int(event["late_events"])
+
+    @property
+    def windowed(self) -> int:
+        """Anon records accounted for by the open tier."""
+        return self.published + self.suppressed + self.late
+
+
+@dataclass
 class DemoReport:
     produced: dict[str, Tally]
     anon: dict[str, int]
@@ -67,6 +91,7 @@ class DemoReport:
     dlq_reasons: Counter[str] = field(default_factory=Counter)
     pii_found: Counter[str] = field(default_factory=Counter)
     undeclared: list[str] = field(default_factory=list)
+    open_tier: dict[str, OpenTierCounts] = field(default_factory=dict)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -78,6 +103,7 @@ class DemoReport:
             "dlq_reasons": dict(self.dlq_reasons),
             "pii_found": dict(self.pii_found),
             "undeclared_fields": self.undeclared,
+            "open_tier": {d: vars(o) for d, o in self.open_tier.items()},
             "seconds": round(self.seconds, 1),
         }
 
@@ -107,6 +133,8 @@ def _run(args: argparse.Namespace) -> int:
                 "sink_url": str(args.out / "public"),
                 "state_dir": args.out / "worker-state",
                 "app_id": f"citysieve-demo-{uuid.uuid4().hex[:8]}",
+                # The simulated stream stops: close its last windows soon after.
+                "idle_close_s": 3.0,
             }
         )
         policies = load_policies(settings.policy_dir)
@@ -134,7 +162,8 @@ def _run(args: argparse.Namespace) -> int:
 
         anon, dlq = _wait_for_pipeline(settings, produced, worker, args, err)
         report = DemoReport(produced, anon, dlq)
-        asyncio.run(_read_outcomes(settings, datasets, report))
+        _wait_for_open_tier(settings, report, worker, args, err)
+        asyncio.run(_read_dead_letters(settings, datasets, report))
         report.seconds = time.monotonic() - began
     (args.out / "summary.json").write_text(json.dumps(report.as_dict(), indent=2))
     Console().print(_summary(report, args.out))
@@ -188,18 +217,64 @@ def _progress_table(produced: dict[str, Tally], anon: dict[str, int], dlq: dict[
     return table
 
 
-async def _read_outcomes(settings: Settings, datasets: tuple[str, ...], report: DemoReport) -> None:
+async def _read_dead_letters(
+    settings: Settings, datasets: tuple[str, ...], report: DemoReport
+) -> None:
     bootstrap = settings.bootstrap_servers or ""
     for dataset in datasets:
         for message in await read_topic(bootstrap, settings.topic("dlq", dataset), idle_s=0.5):
             reason = dict(message.headers).get(HEADER_REASON, b"unknown").decode()
             report.dlq_reasons[reason] += 1
-    for message in await read_topic(bootstrap, settings.topic("audit"), idle_s=0.5):
+
+
+def _wait_for_open_tier(
+    settings: Settings,
+    report: DemoReport,
+    worker: subprocess.Popen[bytes],
+    args: argparse.Namespace,
+    err: Console,
+) -> None:
+    """Wait until every anon record is in a closed window and every window's file is written.
+
+    Exact accounting from the audit stream: per dataset, the events of closed windows
+    (published + suppressed + late) plus late events reported afterwards equal the anon
+    records; and there is one export per window that published rows.
+    """
+    deadline = time.monotonic() + args.timeout
+    with err.status("closing windows and writing Parquet files"):
+        while True:
+            open_tier = asyncio.run(_read_audit(settings, report))
+            windowed = {d: o.windowed for d, o in open_tier.items()}
+            done = all(
+                windowed.get(d, 0) >= report.anon[d]
+                and open_tier[d].exports >= open_tier[d].windows_with_rows
+                for d in report.anon
+            )
+            if done or time.monotonic() > deadline or worker.poll() is not None:
+                report.open_tier = open_tier
+                return
+            time.sleep(1.0)
+
+
+async def _read_audit(settings: Settings, report: DemoReport) -> dict[str, OpenTierCounts]:
+    counts: dict[str, OpenTierCounts] = {d: OpenTierCounts() for d in report.anon}
+    report.pii_found.clear()
+    report.undeclared.clear()
+    bootstrap = settings.bootstrap_servers or ""
+    for message in await read_topic(bootstrap, settings.topic("audit"), idle_s=0.3):
         event = json.loads(message.value or b"{}")
-        if event.get("type") == "batch_processed":
+        kind, dataset = event.get("type"), event.get("dataset")
+        if kind == "batch_processed":
             report.pii_found.update(event.get("pii_found", {}))
-        elif event.get("type") == "undeclared_field":
-            report.undeclared.append(f"{event['dataset']}.{event['field']}")
+        elif kind == "undeclared_field":
+            report.undeclared.append(f"{dataset}.{event['field']}")
+        elif kind == "window_closed" and dataset in counts:
+            counts[dataset].add_window(event)
+        elif kind == "late_events" and dataset in counts:
+            counts[dataset].late += int(event["events"])
+        elif kind == "export" and dataset in counts:
+            counts[dataset].exports += 1
+    return counts
 
 
 def _summary(report: DemoReport, out: Path) -> Group:
@@ -231,8 +306,23 @@ def _summary(report: DemoReport, out: Path) -> Group:
     pii.add_column("values", justify="right")
     for kind, n in report.pii_found.most_common():
         pii.add_row(kind, str(n))
-    footer = (
-        f"took {report.seconds:.0f} s; summary in {out / 'summary.json'}, "
-        f"worker log in {out / 'worker.log'}"
+    public = Table(
+        title="open tier: k-anonymous windows (iot.open.*, public sink)", title_justify="left"
     )
-    return Group(events, reasons, pii, footer)
+    for column in ("dataset", "windows", "rows", "published", "suppressed", "late", "files"):
+        public.add_column(column, justify="left" if column == "dataset" else "right")
+    for d, o in report.open_tier.items():
+        public.add_row(
+            d,
+            str(o.windows),
+            str(o.rows),
+            str(o.published),
+            str(o.suppressed),
+            str(o.late),
+            str(o.exports),
+        )
+    footer = (
+        f"took {report.seconds:.0f} s; Parquet and datapackage.json in {out / 'public'}; "
+        f"summary in {out / 'summary.json'}; worker log in {out / 'worker.log'}"
+    )
+    return Group(events, reasons, pii, public, footer)

@@ -123,8 +123,9 @@ def _top_values(config: Any, events: list[Event]) -> dict[str, set[str]]:
                 n = int(spec.split(":")[1])
                 counts: dict[str, int] = {}
                 for e in events:
-                    if e.keys[j] is not None:
-                        counts[e.keys[j]] = counts.get(e.keys[j], 0) + 1  # type: ignore[index]
+                    value = e.keys[j]
+                    if value is not None:
+                        counts[value] = counts.get(value, 0) + 1
                 ranked = sorted(counts, key=lambda v: (-counts[v], v))
                 out[key.name] = set(ranked[:n])
     return out
