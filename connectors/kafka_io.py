@@ -69,11 +69,18 @@ class Producer:
         self,
         messages: Sequence[tuple[str, bytes | None, bytes | None]],
         headers: Sequence[Sequence[tuple[str, bytes]]] | None = None,
+        *,
+        partition: int | None = None,
     ) -> None:
-        """Send ``(topic, key, value)`` messages; return once the broker acknowledged all."""
+        """Send ``(topic, key, value)`` messages (to ``partition`` if given, else by key);
+        return once the broker acknowledged all."""
         futures = [
             await self._producer.send(
-                topic, value=value, key=key, headers=list(headers[i]) if headers else None
+                topic,
+                value=value,
+                key=key,
+                partition=partition,
+                headers=list(headers[i]) if headers else None,
             )
             for i, (topic, key, value) in enumerate(messages)
         ]

@@ -225,7 +225,7 @@ class WindowStage:
                 **window.stats.to_dict(),
             )
             sends.append((self.audit_topic, Output(*encode_audit(summary))))
-            mark = {"meta": state.aggregator.to_dict()["meta"], "offset": state.max_offset}
+            mark = {"meta": state.aggregator.meta(), "offset": state.max_offset}
             sends.append(
                 (self.marks_topic, Output(self.mark_key(partition), json.dumps(mark).encode()))
             )

@@ -101,7 +101,7 @@ class TopN:
 
     def kept(self, events_by_value: Mapping[str, int]) -> frozenset[str]:
         """The N values with the most events (ties: the smaller value first)."""
-        ranked = sorted(events_by_value.items(), key=lambda item: (-item[1], [-ord(ch) for ch in item[0]]))
+        ranked = sorted(events_by_value.items(), key=lambda item: (-item[1], item[0]))
         return frozenset(value for value, _n in ranked[: self.n])
 
 
@@ -737,6 +737,15 @@ class WindowAggregator:
         self._deleted.clear()
         self._meta_dirty = False
         return out
+
+    def meta(self) -> dict[str, Any]:
+        """Just the ``"meta"`` entry of :meth:`to_dict` (cheap: no group entries).
+
+        Keys: ``config`` (fingerprint), ``watermark_us``, ``forced_before_s``,
+        ``emitted_before_s`` (every window starting before it was emitted) and
+        ``pending_late`` (``{window_start_s: count}``).
+        """
+        return self._meta()
 
     def _meta(self) -> dict[str, Any]:
         return {

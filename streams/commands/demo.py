@@ -34,6 +34,7 @@ from citysieve.errors import CitysieveError
 from citysieve.paths import state_dir
 from citysieve.policy.loader import load_policies
 from citysieve.settings import Settings
+from connectors.audit import OpenTierCounts, summarize_audit
 from connectors.kafka_io import read_topic, topic_counts
 from connectors.local_broker import LocalBroker
 from connectors.simulator import Simulator
@@ -57,30 +58,6 @@ def register(subparsers: Any) -> None:
         "--timeout", type=float, default=150.0, help="seconds to wait for the pipeline"
     )
     parser.set_defaults(handler=_run)
-
-
-@dataclass
-class OpenTierCounts:
-    windows: int = 0
-    windows_with_rows: int = 0
-    rows: int = 0
-    published: int = 0
-    suppressed: int = 0
-    late: int = 0
-    exports: int = 0
-
-    def add_window(self, event: dict[str, Any]) -> None:
-        self.windows += 1
-        self.windows_with_rows += int(event["rows"] > 0)
-        self.rows += int(event["rows"])
-        self.published += int(event["published_events"])
-        self.suppressed += int(event["suppressed_events"])
-        self.late += int(event["late_events"])
-
-    @property
-    def windowed(self) -> int:
-        """Anon records accounted for by the open tier."""
-        return self.published + self.suppressed + self.late
 
 
 @dataclass
@@ -243,7 +220,11 @@ def _wait_for_open_tier(
     deadline = time.monotonic() + args.timeout
     with err.status("closing windows and writing Parquet files"):
         while True:
-            open_tier = asyncio.run(_read_audit(settings, report))
+            audit = asyncio.run(
+                summarize_audit(settings.bootstrap_servers or "", settings.topic("audit"))
+            )
+            report.pii_found, report.undeclared = audit.pii_found, audit.undeclared
+            open_tier = {d: audit.open_tier.get(d, OpenTierCounts()) for d in report.anon}
             windowed = {d: o.windowed for d, o in open_tier.items()}
             done = all(
                 windowed.get(d, 0) >= report.anon[d]
@@ -254,27 +235,6 @@ def _wait_for_open_tier(
                 report.open_tier = open_tier
                 return
             time.sleep(1.0)
-
-
-async def _read_audit(settings: Settings, report: DemoReport) -> dict[str, OpenTierCounts]:
-    counts: dict[str, OpenTierCounts] = {d: OpenTierCounts() for d in report.anon}
-    report.pii_found.clear()
-    report.undeclared.clear()
-    bootstrap = settings.bootstrap_servers or ""
-    for message in await read_topic(bootstrap, settings.topic("audit"), idle_s=0.3):
-        event = json.loads(message.value or b"{}")
-        kind, dataset = event.get("type"), event.get("dataset")
-        if kind == "batch_processed":
-            report.pii_found.update(event.get("pii_found", {}))
-        elif kind == "undeclared_field":
-            report.undeclared.append(f"{dataset}.{event['field']}")
-        elif kind == "window_closed" and dataset in counts:
-            counts[dataset].add_window(event)
-        elif kind == "late_events" and dataset in counts:
-            counts[dataset].late += int(event["events"])
-        elif kind == "export" and dataset in counts:
-            counts[dataset].exports += 1
-    return counts
 
 
 def _summary(report: DemoReport, out: Path) -> Group:

@@ -38,11 +38,14 @@ def prepare(settings: Settings) -> None:
     asyncio.run(prepare_topics(settings, load_policies(settings.policy_dir)))
 
 
-def produce_events(settings: Settings, events: Sequence[SimEvent]) -> None:
+def produce_events(
+    settings: Settings, events: Sequence[SimEvent], *, partition: int | None = None
+) -> None:
     async def send() -> None:
         async with Producer(settings.bootstrap_servers or "") as producer:
             await producer.send_batch(
-                [(settings.topic("raw", e.dataset), e.key, e.value) for e in events]
+                [(settings.topic("raw", e.dataset), e.key, e.value) for e in events],
+                partition=partition,
             )
 
     asyncio.run(send())

@@ -568,3 +568,14 @@ def test_when_docs_example_is_run_then_rows_are_a1_and_a() -> None:
     window = only_window(config(k=3, coarsest_res=RES - 1), records)
     assert keys_of(window) == [(a1, RES, 3, 3), (PARENT, RES - 1, 3, 3)]
     assert (window.stats.suppressed_events, window.stats.suppressed_groups) == (1, 1)
+
+
+def test_when_meta_is_asked_then_it_equals_the_meta_entry_of_the_state() -> None:
+    agg = WindowAggregator(config(k=1))
+    agg.add([event("a", at=1), event("b", at=125)])
+    agg.advance()
+    assert agg.meta() == agg.to_dict()["meta"]
+    assert agg.meta()["emitted_before_s"] == int((T0 + timedelta(minutes=2)).timestamp())
+    restored = WindowAggregator.from_dict(config(k=1), {"meta": agg.meta()})
+    assert restored.watermark == agg.watermark
+    assert restored.add([event("c", at=2)]) == [LateEvents(T0, T0 + timedelta(minutes=1), 1)]
