@@ -1,7 +1,8 @@
 """PII benchmark: citysieve's engine against plain Presidio, same texts, same process.
 
     .venv/bin/python perf/bench_pii.py [--texts 2000] [--seed 7] [--events 200000]
-                                       [--repeat 2] [--no-ablations] [--out DIR]
+                                       [--service-requests 1000] [--repeat 2]
+                                       [--no-ablations] [--out DIR]
 
 1. Free text: seeded 311-style complaints with planted PII (perf/pii_corpus.py)
    through plain Presidio (``BatchAnalyzerEngine`` with its defaults: every
@@ -9,7 +10,11 @@
    and through :class:`transforms.pii.PiiEngine` (fresh, empty cache), best of
    ``--repeat`` round-robin passes. Prints texts per second, their ratio, and
    recall and precision per planted type.
-2. Structured: wifi_presence-like records (mac, rssi, lat, lon, observed_at; no
+2. Simulated 311: ``--service-requests`` descriptions from
+   :class:`connectors.simulator.Simulator` through both engines; counts, by
+   type, the identifiers the simulator planted in a description that a span
+   does not cover entirely (what the end-to-end test calls a leak).
+3. Structured: wifi_presence-like records (mac, rssi, lat, lon, observed_at; no
    free text) through :class:`transforms.anonymize.RecordAnonymizer`
    (pseudonymize + H3 + time bucket). Prints events per second.
 
@@ -22,6 +27,7 @@ import argparse
 import json
 import logging
 import platform
+import re
 import sys
 import time
 from collections import Counter
@@ -44,6 +50,7 @@ from pii_corpus import PLANTED_TYPES, Sample, make_corpus  # noqa: E402
 
 from citysieve.clock import SystemClock  # noqa: E402
 from citysieve.keys import KeyRing  # noqa: E402
+from connectors.simulator import Simulator  # noqa: E402
 from transforms.anonymize import RecordAnonymizer  # noqa: E402
 from transforms.pii import DEFAULT_FREE_TEXT_ENTITIES, PiiEngine  # noqa: E402
 from transforms.pii.nlp import DEFAULT_MODEL  # noqa: E402
@@ -191,6 +198,60 @@ def run_engine(texts: list[str], name: str, **options: Any) -> RunResult:
 
 
 STRUCTURED_START = datetime(2024, 5, 14, 12, 0, tzinfo=UTC)
+PHONE_CHARACTERS = re.compile(r"[\d()+ .-]+")
+
+
+def identifier_type(identifier: str) -> str:
+    """The PII type of an identifier the simulator plants, told from its shape."""
+    digits = sum(c.isdigit() for c in identifier)
+    if "@" in identifier:
+        return "EMAIL_ADDRESS"
+    if digits >= 10 and PHONE_CHARACTERS.fullmatch(identifier):
+        return "PHONE_NUMBER"
+    if not any(c.islower() for c in identifier) and digits:
+        return "US_LICENSE_PLATE"
+    if identifier[:1].isdigit():
+        return "STREET_ADDRESS"
+    return "PERSON"
+
+
+def service_request_leaks(
+    texts: Sequence[str], identifiers: Sequence[tuple[str, ...]], run: RunResult
+) -> dict[str, dict[str, int]]:
+    """Planted identifiers by type, and those some character of which no span covers."""
+    planted: Counter[str] = Counter()
+    leaked: Counter[str] = Counter()
+    for text, planted_here, predicted in zip(texts, identifiers, run.predictions, strict=True):
+        covered = set()
+        for p in predicted:
+            covered.update(range(p.start, p.end))
+        for identifier in planted_here:
+            starts = [m.start() for m in re.finditer(re.escape(identifier), text)]
+            if not starts:
+                continue
+            kind = identifier_type(identifier)
+            planted[kind] += 1
+            if any(
+                not covered.issuperset(range(start, start + len(identifier))) for start in starts
+            ):
+                leaked[kind] += 1
+    return {"planted": dict(planted), "leaked": dict(leaked)}
+
+
+def run_service_requests(events: int, seed: int) -> dict[str, Any]:
+    """Simulated 311 descriptions through both engines: identifiers left uncovered."""
+    simulator = Simulator("service_requests", seed=seed, start=STRUCTURED_START)
+    texts: list[str] = []
+    identifiers: list[tuple[str, ...]] = []
+    for event in simulator.events(events):
+        description = json.loads(event.value)["description"] if event.valid else None
+        if description:
+            texts.append(description)
+            identifiers.append(event.identifiers)
+    result: dict[str, Any] = {"events": events, "descriptions": len(texts)}
+    for run in (run_plain_presidio(texts), run_engine(texts, "citysieve")):
+        result[run.name] = service_request_leaks(texts, identifiers, run)
+    return result
 
 
 def _colon_mac(value: int) -> str:
@@ -258,6 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--texts", type=int, default=2000, help="number of generated texts")
     parser.add_argument("--seed", type=int, default=7, help="corpus seed")
     parser.add_argument("--events", type=int, default=200_000, help="structured events")
+    parser.add_argument(
+        "--service-requests",
+        type=int,
+        default=1000,
+        help="simulated 311 events checked for leaked identifiers (0 skips)",
+    )
     parser.add_argument(
         "--no-ablations",
         action="store_true",
@@ -345,6 +412,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run in (plain, ours):
         console.print(f"other types reported by {run.name}: {other_types(run.predictions)}")
 
+    service_requests: dict[str, Any] | None = None
+    if args.service_requests:
+        console.print(f"running simulated 311 ({args.service_requests} events) ...")
+        service_requests = run_service_requests(args.service_requests, args.seed)
+        leaks = Table(title="Simulated 311 descriptions: planted identifiers left uncovered")
+        for column in ("type", "planted", "leaked plain", "leaked citysieve"):
+            leaks.add_column(column, justify="left" if column == "type" else "right")
+        plain_leaks = service_requests["plain Presidio"]
+        our_leaks = service_requests["citysieve"]
+        for kind, count in sorted(our_leaks["planted"].items()):
+            leaks.add_row(
+                kind,
+                str(count),
+                str(plain_leaks["leaked"].get(kind, 0)),
+                str(our_leaks["leaked"].get(kind, 0)),
+            )
+        console.print(leaks)
+
     console.print(f"running structured ({args.events} events) ...")
     structured = run_structured(args.events, args.seed)
     console.print(
@@ -384,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             for run in runs
         ],
+        "service_requests": service_requests,
         "structured": structured,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -208,11 +208,20 @@ class WindowStage:
     async def _emit(
         self, partition: int, state: PartitionWindows, closed: list[ClosedWindow]
     ) -> None:
+        """Publish closed windows, then mark them published, then let the commit pass them.
+
+        The mark goes out only after every row of these windows was acknowledged: a mark
+        is read on restart as "these windows are published", so it must never run ahead.
+        """
+        if not closed:
+            return
+        sends: list[tuple[str, Output]] = []
+        released = []
         for window in closed:
             start = int(window.window_start.timestamp())
             held = state.windows.pop(start, None)
             first, last = (held.first, held.last) if held else (0, 0)
-            sends = [
+            sends += [
                 (self.open_topic, self._row_output(window, partition, first, last, i, row))
                 for i, row in enumerate(window.rows)
             ]
@@ -225,13 +234,16 @@ class WindowStage:
                 **window.stats.to_dict(),
             )
             sends.append((self.audit_topic, Output(*encode_audit(summary))))
-            mark = {"meta": state.aggregator.meta(), "offset": state.max_offset}
-            sends.append(
-                (self.marks_topic, Output(self.mark_key(partition), json.dumps(mark).encode()))
-            )
-            await deliver_all(self.app, sends)
             if held is not None:
-                held.held.ack(self.app.consumer)  # the commit may now pass this window
+                released.append(held)
+        await deliver_all(self.app, sends)
+        mark = {"meta": state.aggregator.meta(), "offset": state.max_offset}
+        await deliver_all(
+            self.app,
+            [(self.marks_topic, Output(self.mark_key(partition), json.dumps(mark).encode()))],
+        )
+        for held in released:
+            held.held.ack(self.app.consumer)  # the commit may now pass these windows
 
     def _row_output(
         self, window: ClosedWindow, partition: int, first: int, last: int, index: int, row: Any

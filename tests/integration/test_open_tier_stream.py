@@ -17,6 +17,7 @@ import pytest
 
 from citysieve.settings import Settings
 from connectors.audit import summarize_audit
+from connectors.kafka_io import read_topic
 from connectors.simulator import Simulator
 from connectors.testing import TestBroker
 from streams.runtime import spawn_worker, stop_worker
@@ -60,7 +61,12 @@ def _wait_for_files(settings: Settings, anon_records: int, timeout_s: float, log
             and counts.exports >= counts.windows_with_rows
         ):
             return
-        assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+        if time.monotonic() > deadline:
+            closed = asyncio.run(
+                read_topic(settings.bootstrap_servers or "", settings.topic("audit"), idle_s=0.5)
+            )
+            kinds = [m.value for m in closed if b"window_closed" in (m.value or b"")]
+            raise AssertionError((settings.topic_prefix, counts, kinds))
         time.sleep(0.5)
 
 

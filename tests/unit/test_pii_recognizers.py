@@ -30,6 +30,11 @@ PLATES_FOUND = [
     ("old plate HDL-163 rusting", "HDL-163"),
     ("plate abc1234 typed in lower case", "abc1234"),
     ("taxi ryw-4156 ran the light", "ryw-4156"),
+    # letters that are not a plate when spaced apart ("APT 1234") are one's when joined
+    ("NY commercial plate 50749MN in the bus lane", "50749MN"),
+    ("commercial van plate 95544 MN idling", "95544 MN"),
+    ("white Dodge, plate USA-4503, at the hydrant", "USA-4503"),
+    ("NJ plates S07BUS for a month", "S07BUS"),
 ]
 NOT_PLATES = [
     "Leak from APT 1234 upstairs",
@@ -38,6 +43,8 @@ NOT_PLATES = [
     "car alarm at 10am every day",
     "since 2019 nobody fixed it",
     "call 212-555-0199",
+    "nothing fixed since JAN-2024",
+    "meeting in ROOM 1234 tonight",
 ]
 
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Final
 
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
-from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from transforms.pii.catalogue import check_entities, pattern_recognizers
 from transforms.pii.entities import (
@@ -34,6 +33,7 @@ from transforms.pii.entities import (
     DEFAULT_SCORE_THRESHOLD,
     NER_ENTITIES,
 )
+from transforms.pii.names import CheckedSpacyRecognizer, PersonContextRecognizer
 from transforms.pii.nlp import (
     DEFAULT_MODEL,
     LANGUAGE,
@@ -180,11 +180,13 @@ class PiiEngine:
         recognizers = pattern_recognizers(self.entities)
         if self.nlp_engine.entities:
             recognizers.append(
-                SpacyRecognizer(
+                CheckedSpacyRecognizer(
                     supported_entities=sorted(self.nlp_engine.entities),
                     ner_strength=NER_DEFAULT_SCORE,
                 )
             )
+        if PersonContextRecognizer.ENTITY in self.entities:
+            recognizers.append(PersonContextRecognizer())
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=[LANGUAGE])
         self.analyzer = AnalyzerEngine(
             registry=registry,

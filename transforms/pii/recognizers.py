@@ -21,12 +21,16 @@ CASE_SENSITIVE: Final = re.DOTALL | re.MULTILINE
 CASE_INSENSITIVE: Final = re.DOTALL | re.MULTILINE | re.IGNORECASE
 
 
-# Upper-case words that precede a number in complaints and are not plates.
+# Upper-case words that precede a number in complaints and are not plates ("APT 1234",
+# "PS 123"). In a plate's own shape, glued or dashed to the digits, they are its letters
+# ("USA-4503", NJ "S07BUS", NY commercial "50749MN").
 _NOT_PLATE_WORDS: Final = (
     "APT STE NYC ZIP RM FL NO BLDG UNIT PS IS MS HS JHS EXT USA AVE RTE HWY CB BX BK MN "
     "QN SI PCT BUS FDNY NYPD DOT DEP DSNY ROOM SUITE FLOOR PIER EXIT GATE TERM ST RD PL "
-    "DR LN CT AM PM JAN FEB MAR APR MAY JUN JUL AUG SEP SEPT OCT NOV DEC"
+    "DR LN CT"
 )
+# Never a plate's letters, spaced or not ("JAN-2024", "10:30PM").
+_DATE_WORDS: Final = "AM PM JAN FEB MAR APR MAY JUN JUL AUG SEP SEPT OCT NOV DEC"
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -63,7 +67,14 @@ class UsLicensePlateRecognizer(PatternRecognizer):
         "car", "taxi", "cab", "truck", "van", "suv", "vehicle",
     ]  # fmt: skip
     NOT_PLATES: Final = frozenset(_NOT_PLATE_WORDS.split())
+    DATE_WORDS: Final = frozenset(_DATE_WORDS.split())
     _LETTERS = re.compile(r"[A-Za-z]+")
+    # The strong patterns' shapes, unspaced ("USA-4503" yes, "APT 1234" no), and NY
+    # commercial plates, which end in M and a letter ("12345 MN" is one, Manhattan or not).
+    _PLATE_SHAPE = re.compile(
+        r"[A-Z]{3}-?\d{4}|[A-Z]\d{2}-?[A-Z]{3}|\d[A-Z]{3}\d{3}|\d{5}-?[A-Z]{2}"
+    )
+    _COMMERCIAL = re.compile(r"\d{5}[- ]?M[A-Z]")
 
     def __init__(self) -> None:
         super().__init__(
@@ -75,8 +86,16 @@ class UsLicensePlateRecognizer(PatternRecognizer):
         )
 
     def invalidate_result(self, pattern_text: str) -> bool:
-        words = self._LETTERS.findall(pattern_text)
-        return any(word.upper() in self.NOT_PLATES for word in words) or pattern_text.isdigit()
+        if pattern_text.isdigit():
+            return True
+        if self._COMMERCIAL.fullmatch(pattern_text):
+            return False
+        plate_shaped = self._PLATE_SHAPE.fullmatch(pattern_text) is not None
+        return any(
+            word.upper() in self.DATE_WORDS
+            or (not plate_shaped and word.upper() in self.NOT_PLATES)
+            for word in self._LETTERS.findall(pattern_text)
+        )
 
 
 _NUMBER = r"\d{1,6}(?:-\d{1,4})?[A-Za-z]?"
