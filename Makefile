@@ -39,7 +39,7 @@ integration: setup
 
 ## bench: the benchmarks in perf/
 bench: setup
-	$(BIN)/python -m perf.run
+	$(BIN)/python perf/bench_pii.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

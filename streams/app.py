@@ -27,6 +27,7 @@ import faust
 from citysieve.clock import Clock
 from citysieve.settings import Settings
 from connectors.audit import encode_audit
+from streams import faust_fixes
 from transforms.pipeline import Output, RawInput, RawProcessor
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ def create_app(
 ) -> faust.App:
     if not settings.bootstrap_servers:
         raise ValueError("create_app needs settings.bootstrap_servers")
+    faust_fixes.apply()  # never commit past an unacknowledged message (see the module)
     brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap_servers.split(",")]
     app = faust.App(
         settings.app_id,
