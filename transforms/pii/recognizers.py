@@ -9,7 +9,7 @@ that throws candidates away. Case-sensitive where the shape of the entity is
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import ClassVar, Final
 
 from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
@@ -33,6 +33,24 @@ _NOT_PLATE_WORDS: Final = (
 _DATE_WORDS: Final = "AM PM JAN FEB MAR APR MAY JUN JUL AUG SEP SEPT OCT NOV DEC"
 
 
+class CityPatternRecognizer(PatternRecognizer):
+    """A pattern recognizer declared by class attributes: ENTITY, PATTERNS, CONTEXT, FLAGS."""
+
+    ENTITY: ClassVar[str]
+    PATTERNS: ClassVar[tuple[Pattern, ...]]
+    CONTEXT: ClassVar[tuple[str, ...]]
+    FLAGS: ClassVar[int] = CASE_SENSITIVE
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            name=type(self).__name__,
+            patterns=list(self.PATTERNS),
+            context=list(self.CONTEXT),
+            global_regex_flags=self.FLAGS,
+        )
+
+
 class OfflineEmailRecognizer(EmailRecognizer):
     """Presidio's email recognizer, checking the domain against the bundled suffix list."""
 
@@ -40,7 +58,7 @@ class OfflineEmailRecognizer(EmailRecognizer):
         return has_public_suffix(pattern_text)
 
 
-class UsLicensePlateRecognizer(PatternRecognizer):
+class UsLicensePlateRecognizer(CityPatternRecognizer):
     """US licence plates in free text, New York formats first.
 
     Strong shapes (NY passenger ``ABC-1234``, NJ ``A12-BCD``, CA ``7ABC123``,
@@ -49,8 +67,8 @@ class UsLicensePlateRecognizer(PatternRecognizer):
     "plate" or "tag".
     """
 
-    ENTITY: Final = "US_LICENSE_PLATE"
-    PATTERNS: Final = (
+    ENTITY = "US_LICENSE_PLATE"
+    PATTERNS = (
         Pattern("NY passenger (ABC-1234)", r"\b[A-Z]{3}[- ]?\d{4}\b", 0.6),
         Pattern("NY older (ABC-123, 123-ABC)", r"\b(?:[A-Z]{3}[- ]\d{3}|\d{3}[- ][A-Z]{3})\b", 0.4),
         Pattern("NJ (A12-BCD)", r"\b[A-Z]\d{2}[- ]?[A-Z]{3}\b", 0.5),
@@ -62,10 +80,10 @@ class UsLicensePlateRecognizer(PatternRecognizer):
             0.1,
         ),
     )
-    CONTEXT: Final = [
+    CONTEXT = (
         "plate", "tag", "license", "licence", "registration",
         "car", "taxi", "cab", "truck", "van", "suv", "vehicle",
-    ]  # fmt: skip
+    )  # fmt: skip
     NOT_PLATES: Final = frozenset(_NOT_PLATE_WORDS.split())
     DATE_WORDS: Final = frozenset(_DATE_WORDS.split())
     _LETTERS = re.compile(r"[A-Za-z]+")
@@ -75,15 +93,6 @@ class UsLicensePlateRecognizer(PatternRecognizer):
         r"[A-Z]{3}-?\d{4}|[A-Z]\d{2}-?[A-Z]{3}|\d[A-Z]{3}\d{3}|\d{5}-?[A-Z]{2}"
     )
     _COMMERCIAL = re.compile(r"\d{5}[- ]?M[A-Z]")
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            name=type(self).__name__,
-            patterns=list(self.PATTERNS),
-            context=list(self.CONTEXT),
-            global_regex_flags=CASE_SENSITIVE,
-        )
 
     def invalidate_result(self, pattern_text: str) -> bool:
         if pattern_text.isdigit():
@@ -137,7 +146,7 @@ def _street_address(word: str, *, any_case: bool) -> str:
     return f"(?i){body}" if any_case else body
 
 
-class UsStreetAddressRecognizer(PatternRecognizer):
+class UsStreetAddressRecognizer(CityPatternRecognizer):
     """US street addresses: number, optional direction, street name, street type.
 
     Covers ``123 Main St``, ``31-15 Steinway Street``, ``350 W 42nd St Apt 4B``,
@@ -147,8 +156,8 @@ class UsStreetAddressRecognizer(PatternRecognizer):
     word ("3 cars on the street" is not an address).
     """
 
-    ENTITY: Final = "STREET_ADDRESS"
-    PATTERNS: Final = (
+    ENTITY = "STREET_ADDRESS"
+    PATTERNS = (
         Pattern(
             "number + street name + street type",
             _street_address(_CAPITALIZED_WORD, any_case=False),
@@ -165,45 +174,27 @@ class UsStreetAddressRecognizer(PatternRecognizer):
             0.4,
         ),
     )
-    CONTEXT: Final = ["address", "live", "lives", "located", "apartment", "building", "at"]
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            name=type(self).__name__,
-            patterns=list(self.PATTERNS),
-            context=list(self.CONTEXT),
-            global_regex_flags=CASE_SENSITIVE,
-        )
+    CONTEXT = ("address", "live", "lives", "located", "apartment", "building", "at")
 
 
-class ImeiRecognizer(PatternRecognizer):
+class ImeiRecognizer(CityPatternRecognizer):
     """IMEI: 15 digits, optionally grouped ``AA-BBBBBB-CCCCCC-D``, with a valid Luhn digit.
 
     A Luhn-valid number whose first two digits are a GSMA reporting body
     (35, 86, 99, ...) scores 1.0, like a checksum-validated credit card.
     """
 
-    ENTITY: Final = "IMEI"
-    PATTERNS: Final = (
+    ENTITY = "IMEI"
+    PATTERNS = (
         Pattern("IMEI grouped", r"\b\d{2}[- ]\d{6}[- ]\d{6}[- ]\d\b", 0.5),
         Pattern("IMEI plain", r"\b\d{15}\b", 0.4),
     )
-    CONTEXT: Final = ["imei", "device", "phone", "handset", "serial"]
+    CONTEXT = ("imei", "device", "phone", "handset", "serial")
     REPORTING_BODIES: Final = frozenset(
         {"01", "10", "30", "33", "35", "44", "45", "49", "50", "51", "52", "53", "54", "86",
          "91", "98", "99"}
     )  # fmt: skip
     _NOT_DIGIT = re.compile(r"\D")
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            name=type(self).__name__,
-            patterns=list(self.PATTERNS),
-            context=list(self.CONTEXT),
-            global_regex_flags=CASE_SENSITIVE,
-        )
 
     def invalidate_result(self, pattern_text: str) -> bool:
         digits = self._NOT_DIGIT.sub("", pattern_text)
@@ -214,27 +205,19 @@ class ImeiRecognizer(PatternRecognizer):
         return True if digits[:2] in self.REPORTING_BODIES else None
 
 
-class VinRecognizer(PatternRecognizer):
+class VinRecognizer(CityPatternRecognizer):
     """Vehicle identification numbers: 17 characters without I, O, Q, and a valid check digit."""
 
-    ENTITY: Final = "VIN"
-    PATTERNS: Final = (
+    ENTITY = "VIN"
+    PATTERNS = (
         Pattern(
             "VIN",
             r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b",
             0.6,
         ),
     )
-    CONTEXT: Final = ["vin", "vehicle", "chassis"]
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            name=type(self).__name__,
-            patterns=list(self.PATTERNS),
-            context=list(self.CONTEXT),
-            global_regex_flags=CASE_INSENSITIVE,
-        )
+    CONTEXT = ("vin", "vehicle", "chassis")
+    FLAGS = CASE_INSENSITIVE
 
     def invalidate_result(self, pattern_text: str) -> bool:
         return not vin_check_digit_valid(pattern_text)
