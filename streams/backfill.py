@@ -87,14 +87,18 @@ class Backfill:
             Path(root) / "dlq" / f"{policy.dataset}.jsonl" if "://" not in root else None
         )
         self.report = BackfillReport()
+        self._dead_letters: list[str] = []  # this chunk's, written once per chunk
         self._window_lines: dict[int, tuple[int, int]] = {}  # window start (s) -> line range
 
     def run(
         self, path: Path, fmt: Format, *, progress: Callable[[int], None] | None = None
     ) -> BackfillReport:
         self._write_datapackages()
+        if self.dlq_path is not None:
+            self.dlq_path.unlink(missing_ok=True)  # a rerun rewrites, like every other output
         for chunk in read_chunks(path, fmt):
             self._chunk(chunk)
+            self._flush_dead_letters()
             self._publish(self.aggregator.advance())
             if progress is not None:
                 progress(chunk.position)
@@ -155,17 +159,22 @@ class Backfill:
 
     def _dead(self, line: int, item: Any, reason: str, detail: str) -> None:
         self.report.rejected[reason] += 1
-        if self.dlq_path is None:
-            return
         original = (
             item.decode("utf-8", "replace")
             if isinstance(item, bytes)
             else json.dumps(item, default=str)
         )
+        entry = {"line": line, "reason": reason, "detail": detail, "original": original}
+        self._dead_letters.append(json.dumps(entry) + "\n")
+
+    def _flush_dead_letters(self) -> None:
+        if not self._dead_letters or self.dlq_path is None:
+            self._dead_letters.clear()
+            return
         self.dlq_path.parent.mkdir(parents=True, exist_ok=True)
         with self.dlq_path.open("a", encoding="utf-8") as dlq:
-            entry = {"line": line, "reason": reason, "detail": detail, "original": original}
-            dlq.write(json.dumps(entry) + "\n")
+            dlq.writelines(self._dead_letters)
+        self._dead_letters.clear()
 
     # -- outputs ----------------------------------------------------------------------
     def _write_anon(self, anon: pa.Table, lines: pa.Array) -> None:
