@@ -71,6 +71,11 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_interval=1.0,
+        # The window stage holds the first event of every open window unacknowledged (its
+        # restart point). Faust's default waits for every in-flight event at a rebalance,
+        # which would stall the worker until those windows close; revoked partitions are
+        # rebuilt by replay from the committed offset instead.
+        stream_wait_empty=False,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         datadir=str(settings.state_dir or ".citysieve-worker"),
