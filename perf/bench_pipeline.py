@@ -119,6 +119,7 @@ def _drain(
         if count >= expect or now > deadline:
             break
         time.sleep(0.2)
+    peak_kb = _peak_rss_kb(proc.pid)  # wait4's maxrss would count the pre-exec fork
     proc.send_signal(signal.SIGTERM)
     _, _, usage = os.wait4(proc.pid, 0)
     proc.returncode = 0
@@ -126,7 +127,15 @@ def _drain(
     drained = count - (c0 or 0)
     cpu = usage.ru_utime + usage.ru_stime
     # CPU per event includes start-up; events/s counts only the drain after the first output.
-    return Stage(name, drained, seconds, cpu * drained / max(count, 1), usage.ru_maxrss / 1024)
+    return Stage(name, drained, seconds, cpu * drained / max(count, 1), peak_kb / 1024)
+
+
+def _peak_rss_kb(pid: int) -> float:
+    """The process's own high-water resident set (VmHWM), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return float(line.split()[1])
+    return 0.0
 
 
 def main() -> int:
