@@ -190,6 +190,18 @@ def metadata_answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
     return asyncio.run(probe())
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: 16 bytes, URL-safe base64, unpadded.
+
+    Like Kafka's own ``Uuid.randomUuid``, it never starts with ``-``: one id in 64
+    would otherwise, and a command-line parser reads that as an option.
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 class LocalBroker:
     """One Kafka JVM in KRaft combined mode, managed through a state directory."""
 
@@ -339,7 +351,7 @@ class LocalBroker:
         data = self.state / "data"
         if (data / "meta.properties").exists():
             return
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cid = new_cluster_id()
         proc = subprocess.run(  # noqa: S603
             [
                 java,
@@ -348,10 +360,8 @@ class LocalBroker:
                 self.runtime.classpath(),
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cid,
-                "-c",
-                str(config),
+                f"--cluster-id={cid}",
+                f"--config={config}",
             ],
             capture_output=True,
             text=True,

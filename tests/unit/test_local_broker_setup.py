@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 
 from citysieve.errors import RuntimeDependencyError
-from connectors.local_broker import KafkaRuntime, LocalBroker, _slf4j_binding
+from connectors.local_broker import KafkaRuntime, LocalBroker, _slf4j_binding, new_cluster_id
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,15 @@ def test_when_java_is_missing_then_start_refuses_before_anything_runs(
         broker.start()
     assert broker.record() is None
     assert not (tmp_path / "kafka" / "data").exists()
+
+
+def test_when_a_random_id_would_start_with_a_dash_then_another_is_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 0xF8 encodes to "-" as the first base64url character: the storage tool's
+    # argument parser read such an id as an option, one start in 64.
+    draws = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x04" + bytes(15))])
+    monkeypatch.setattr("connectors.local_broker.uuid.uuid4", lambda: next(draws))
+    cid = new_cluster_id()
+    assert cid == "BAAAAAAAAAAAAAAAAAAAAA"
+    assert len(cid) == 22
