@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit integration bench clean
+.PHONY: setup demo test lint typecheck unit integration bench perf clean
 
 ## setup: create .venv, install pinned dependencies, fetch the Kafka jars (idempotent)
 setup: $(STAMP)
@@ -37,9 +37,13 @@ unit: $(STAMP)
 integration: setup
 	$(BIN)/pytest tests/integration
 
-## bench: the benchmarks in perf/
+## bench: the PII detection benchmark (plain Presidio against citysieve's engine)
 bench: setup
 	$(BIN)/python perf/bench_pii.py
+
+## perf: the pipeline against its ceilings on the local broker; PERF_ARGS=--sweeps adds the window sweeps
+perf: setup
+	$(BIN)/python perf/run.py $(PERF_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -52,7 +52,11 @@ class Settings(BaseSettings):
     app_id: str = "citysieve"
     replication_factor: int = Field(default=1, ge=1)
     batch_size: int = Field(default=500, ge=1, description="events per agent batch")
-    batch_within_s: float = Field(default=0.5, gt=0, description="max wait to fill a batch")
+    batch_within_s: float = Field(
+        default=0.1,
+        gt=0,
+        description="max wait to fill a batch: the latency floor at low rates",
+    )
     session_timeout_s: float = Field(
         default=30.0,
         ge=6.0,
@@ -62,6 +66,13 @@ class Settings(BaseSettings):
         default=300.0,
         gt=0,
         description="close a partition's open windows after this long with no events",
+    )
+    stage: Literal["all", "anonymize", "publish"] = Field(
+        default="all",
+        description=(
+            "the part of the pipeline a worker runs: all, anonymize (raw -> anon) or publish "
+            "(anon -> open -> sink), so each can be scaled on its own"
+        ),
     )
     sink_url: str = Field(default="out/public", description="public sink: a path or fsspec URL")
     state_dir: Path | None = None
@@ -80,6 +91,15 @@ class Settings(BaseSettings):
         if settings_file:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=settings_file))
         return tuple(sources)
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group (Faust app id) of this worker's stage.
+
+        ``all`` and ``anonymize`` share ``app_id``, so raw offsets carry over between
+        them; ``publish`` is ``<app_id>-publish``.
+        """
+        return f"{self.app_id}-publish" if self.stage == "publish" else self.app_id
 
     def topic(self, tier: str, dataset: str | None = None) -> str:
         """``<prefix>iot.<tier>.<dataset>`` (or ``<prefix>iot.audit``)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from faust.transport.consumer import Consumer
 from faust.utils.functional import consecutive_numbers
 
@@ -64,3 +65,19 @@ def apply() -> None:
     if not getattr(Consumer, _PATCHED, False):
         Consumer._new_offset = new_offset  # type: ignore[method-assign,assignment]
         setattr(Consumer, _PATCHED, True)
+
+
+def kafka_producer(app: Any) -> AIOKafkaProducer:
+    """The started aiokafka producer under a Faust app's producer.
+
+    Faust 0.15.3 sends one message at a time; the pipeline hands whole batches to
+    aiokafka instead. Faust keeps the client in ``_producer`` and starts it with the
+    app; this fails loudly if a Faust upgrade moves it.
+    """
+    producer = getattr(app.producer, "_producer", None)
+    if not isinstance(producer, AIOKafkaProducer):
+        raise RuntimeError(
+            "Faust's producer no longer exposes its aiokafka client as `_producer` "
+            f"(found {type(producer).__name__}); see streams/faust_fixes.py"
+        )
+    return producer

@@ -203,15 +203,20 @@ async def prepare_topics(
 
 
 def spawn_worker(
-    settings: Settings, log_path: Path, extra_env: Mapping[str, str] | None = None
+    settings: Settings,
+    log_path: Path,
+    extra_env: Mapping[str, str] | None = None,
+    datasets: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
-    """``citysieve worker`` in a child process, configured from ``settings``."""
+    """``citysieve worker`` in a child process, configured from ``settings``
+    (every dataset, or only ``datasets``)."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers or "",
         "CITYSIEVE_TOPIC_PREFIX": settings.topic_prefix,
         "CITYSIEVE_SINK_URL": settings.sink_url,
         "CITYSIEVE_APP_ID": settings.app_id,
+        "CITYSIEVE_STAGE": settings.stage,
         "CITYSIEVE_POLICY_DIR": str(settings.policy_dir),
         "CITYSIEVE_BATCH_SIZE": str(settings.batch_size),
         "CITYSIEVE_BATCH_WITHIN_S": str(settings.batch_within_s),
@@ -222,8 +227,12 @@ def spawn_worker(
     }
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+        return subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            [
+                sys.executable,
+                *("-m", "streams.cli", "worker", "--loglevel", "warning"),
+                *(arg for name in datasets for arg in ("--dataset", name)),
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -127,20 +127,27 @@ class WindowStage:
     def mark_key(self, partition: int) -> bytes:
         return f"{self.settings.app_id}/{self.dataset}/{partition}".encode()
 
-    async def _partition(self, partition: int) -> PartitionWindows:
-        state = self.partitions.get(partition)
-        if state is None:
-            marks = await read_topic(
-                self.settings.bootstrap_servers or "",
-                self.marks_topic,
-                idle_s=0.3,
-                timeout_s=10,
-            )
-            key = self.mark_key(partition)
-            latest = [m for m in marks if m.key == key]
-            mark = json.loads(latest[-1].value or b"{}") if latest else None
-            state = self.partitions[partition] = PartitionWindows(self.config, mark)
-        return state
+    async def _open_partitions(self, partitions: set[int]) -> None:
+        """State for partitions this worker has not seen yet, from their last marks.
+
+        One read of ``iot.marks`` serves every new partition of the batch (after an
+        assignment that is all of them), up to the end offsets of when it started.
+        """
+        new = partitions - self.partitions.keys()
+        if not new:
+            return
+        marks = await read_topic(
+            self.settings.bootstrap_servers or "",
+            self.marks_topic,
+            to_end=True,
+            timeout_s=30,
+            **self.settings.kafka_client_options(),
+        )
+        latest = {m.key: m.value for m in marks}
+        for partition in new:
+            value = latest.get(self.mark_key(partition))
+            mark = json.loads(value) if value else None
+            self.partitions[partition] = PartitionWindows(self.config, mark)
 
     def forget(self, partitions: set[int]) -> None:
         """Partitions revoked: their state is rebuilt by replay wherever they go."""
@@ -152,11 +159,12 @@ class WindowStage:
             by_partition: dict[int, list[Any]] = {}
             for event in events:
                 by_partition.setdefault(event.message.partition, []).append(event)
+            await self._open_partitions(set(by_partition))
             for partition, batch in by_partition.items():
                 await self._handle_partition(partition, batch)
 
     async def _handle_partition(self, partition: int, events: list[Any]) -> None:
-        state = await self._partition(partition)
+        state = self.partitions[partition]
         state.last_event_at = self.clock.monotonic()
         records = []
         for event in events:

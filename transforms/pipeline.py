@@ -64,6 +64,43 @@ class BatchOutcome:
     dlq_reasons: Counter[str] = field(default_factory=Counter)
 
 
+def avro_time_divisors(avro_schema: Mapping[str, Any]) -> dict[str, int]:
+    """Fields holding an Avro timestamp, each with what divides microseconds into its unit."""
+    divisors = {}
+    for spec in avro_schema["fields"]:
+        kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        for kind in kinds:
+            logical = kind.get("logicalType") if isinstance(kind, dict) else None
+            if logical == "timestamp-micros":
+                divisors[spec["name"]] = 1
+            elif logical == "timestamp-millis":
+                divisors[spec["name"]] = 1000
+    return divisors
+
+
+def avro_rows(batch: pa.RecordBatch, time_divisors: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The batch's rows as dicts for the Avro encoder, timestamps as integers in Avro's unit.
+
+    Same records as ``batch.to_pylist()``, without building a ``datetime`` per value
+    that the encoder would turn straight back into an integer (a third of the encoding
+    cost of a structured event).
+    """
+    names = batch.schema.names
+    columns: list[list[Any]] = []
+    for name in names:
+        column = batch.column(name)
+        divisor = time_divisors.get(name)
+        if divisor is None or not pa.types.is_timestamp(column.type):
+            columns.append(column.to_pylist())
+            continue
+        micros = column.cast(pa.timestamp("us", tz=column.type.tz)).cast(pa.int64())
+        values = micros.to_pylist()
+        if divisor != 1:
+            values = [None if v is None else v // divisor for v in values]
+        columns.append(values)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
 class SubjectPseudonymizer:
     """The subject's token: the first non-null subject field, pseudonymized with its normalizer.
 
@@ -136,6 +173,7 @@ class RawProcessor:
         self.scanner = scanner
         self._reported_undeclared: set[str] = set()
         self._key_field = SUBJECT_PSEUDONYM if policy.has_subject else "event_id"
+        self._time_divisors = avro_time_divisors(self.schemas.anon_avro)
 
     def process(self, batch: Sequence[RawInput]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -195,7 +233,7 @@ class RawProcessor:
         keys = out.column(self._key_field).to_pylist()
         encoded = [
             Output(key=str(key).encode(), value=self.encode(row))
-            for key, row in zip(keys, out.to_pylist(), strict=True)
+            for key, row in zip(keys, avro_rows(out, self._time_divisors), strict=True)
         ]
         outcome.anon.extend(encoded)
         outcome.pii_found.update(pii_found)

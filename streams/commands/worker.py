@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "worker",
-        help="run the stream worker (raw -> anon per dataset) against KAFKA_BOOTSTRAP_SERVERS",
+        help="run the stream worker (raw -> anon -> open) against KAFKA_BOOTSTRAP_SERVERS",
         description=(
             "Creates or corrects the pipeline's topics from the policies, then runs the Faust "
             "worker until stopped (SIGTERM/SIGINT). Settings come from CITYSIEVE_* variables "
@@ -31,12 +31,21 @@ def register(subparsers: Any) -> None:
         default=None,
         help="only these datasets (repeatable; default: every policy)",
     )
+    parser.add_argument(
+        "--stage",
+        choices=["all", "anonymize", "publish"],
+        default=None,
+        help=(
+            "run only raw -> anon (anonymize) or only anon -> open -> sink (publish), each "
+            "scaled on its own; default $CITYSIEVE_STAGE, else all"
+        ),
+    )
     parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = Settings(stage=args.stage) if args.stage else Settings()
     if not settings.bootstrap_servers:
         raise ConfigurationError(
             "No Kafka to work on: set KAFKA_BOOTSTRAP_SERVERS (or run `citysieve kafka up` "
