@@ -47,9 +47,33 @@ async def create_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
+            await _wait_for_leaders(admin, [t.name for t in new])
         return [t.name for t in new]
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float = 15.0
+) -> None:
+    """Wait until every partition of ``topics`` has a leader (or ``timeout_s`` passed).
+
+    A topic is usable a moment after it is created; a producer that writes at once gets
+    NotLeaderForPartition, retries and logs a warning per partition.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        described = await admin.describe_topics(topics)
+        partitions = [p for t in described for p in t["partitions"]]
+        if (
+            len(described) == len(topics)
+            and all(not t["error_code"] for t in described)
+            and partitions
+            and all(p["leader"] >= 0 for p in partitions)
+        ):
+            return
+        await asyncio.sleep(0.1)
 
 
 @dataclass(frozen=True, slots=True)
