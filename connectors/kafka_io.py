@@ -47,13 +47,13 @@ async def create_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            await _wait_for_leaders(admin, [t.name for t in new])
+            await wait_for_leaders(admin, [t.name for t in new])
         return [t.name for t in new]
     finally:
         await admin.close()
 
 
-async def _wait_for_leaders(
+async def wait_for_leaders(
     admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float = 15.0
 ) -> None:
     """Wait until every partition of ``topics`` has a leader (or ``timeout_s`` passed).

@@ -11,7 +11,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from citysieve.errors import BrokerError
-from connectors.kafka_io import TopicSpec
+from connectors.kafka_io import TopicSpec, wait_for_leaders
 
 MANAGED_CONFIGS = ("retention.ms", "cleanup.policy")
 
@@ -53,6 +53,7 @@ async def ensure_topics(
         with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
             await admin.create_topics(new)
         created = [s.name for s in missing]
+        await wait_for_leaders(admin, created)
     present = [s for s in specs if s.name in existing]
     changes = await _correct_drift(admin, present) if present else []
     return created, changes
